@@ -1,0 +1,186 @@
+//! `percolate-bench`: measures put throughput, exact search latency, entity
+//! get and traversal latency through gRPC, and tenant open time. Prints a
+//! Markdown table for `docs/benchmarks.md`.
+//!
+//! By default it starts a database node in-process on a free loopback port
+//! with a temporary data directory; `--endpoint` measures a running node.
+
+mod stats;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Parser;
+use percolate_rem::model::ResourceData;
+use percolate_rem::mutation::PutResources;
+use percolate_rem::{Op, StoreConfig, TenantId, TenantStore};
+use percolate_sdk::{Client, EntityInput, ResourceInput, pb};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::stats::{Report, Samples};
+
+/// Benchmarks for Percolate.
+#[derive(Parser)]
+#[command(name = "percolate-bench")]
+struct Args {
+    /// Measure this running node instead of starting one.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 384)]
+    dim: usize,
+    /// Searches per measured size.
+    #[arg(long, default_value_t = 1000)]
+    searches: usize,
+    /// Largest tenant size for the search benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    max_vectors: usize,
+    /// Resources per put request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Entities in the graph benchmark.
+    #[arg(long, default_value_t = 10_000)]
+    entities: usize,
+}
+
+fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
+    (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let scratch = tempfile::tempdir()?;
+    let endpoint = match &args.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => start_node(scratch.path().join("node")).await?,
+    };
+    let client = Client::connect(endpoint.clone(), "bench").await?;
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut report = Report::default();
+
+    // Puts and search at 10k, then grow to max_vectors and search again.
+    let mut loaded = 0;
+    for target in [10_000, args.max_vectors] {
+        let started = Instant::now();
+        let put_latency = load_resources(&client, &mut rng, args.dim, args.batch, loaded, target).await?;
+        let elapsed = started.elapsed();
+        if loaded == 0 {
+            report.throughput(&format!("put resources ({}-d vectors, batches of {})", args.dim, args.batch), (target - loaded) as f64 / elapsed.as_secs_f64(), "resources/s");
+            report.latency(&format!("put batch of {} (fsync on)", args.batch), &put_latency);
+        }
+        loaded = target;
+        let searches = measure_search(&client, &mut rng, args.dim, args.searches).await?;
+        report.latency(&format!("search top-10, exact, {}k vectors (gRPC)", target / 1000), &searches);
+    }
+
+    let (gets, hops) = measure_graph(&client, &mut rng, args.entities).await?;
+    report.latency("entity get by id (gRPC)", &gets);
+    report.latency("traverse 2 hops, 5 edges/entity, limit 100 (gRPC)", &hops);
+
+    let open = measure_tenant_open(scratch.path().join("open"), args.dim)?;
+    report.latency("tenant open, 10k resources with vectors (engine)", &open);
+
+    report.print();
+    Ok(())
+}
+
+/// Starts a node in this process on a free port; returns its endpoint.
+async fn start_node(data_dir: std::path::PathBuf) -> Result<String> {
+    let config = percolate_database::DbConfig { data_dir, admin_listen: None, ..Default::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(error) = percolate_database::serve(config, listener, None, std::future::pending()).await {
+            eprintln!("node failed: {error}");
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+async fn load_resources(client: &Client, rng: &mut StdRng, dim: usize, batch: usize, from: usize, to: usize) -> Result<Samples> {
+    let mut latency = Samples::default();
+    for start in (from..to).step_by(batch) {
+        let chunks = (start..(start + batch).min(to)).map(|i| ResourceInput::new(format!("bench://doc/{}", i / 10), format!("chunk {i}")).ordinal((i % 10) as u32).embedding(random_vector(rng, dim)).tags([format!("t{}", i % 7)])).collect();
+        let started = Instant::now();
+        client.put_resources(chunks, false).await?;
+        latency.push(started.elapsed());
+    }
+    Ok(latency)
+}
+
+async fn measure_search(client: &Client, rng: &mut StdRng, dim: usize, n: usize) -> Result<Samples> {
+    let mut latency = Samples::default();
+    for _ in 0..n {
+        let query = random_vector(rng, dim);
+        let started = Instant::now();
+        let hits = client.search_vector(query, 10).await?;
+        latency.push(started.elapsed());
+        anyhow::ensure!(hits.len() == 10, "search returned {} hits", hits.len());
+    }
+    Ok(latency)
+}
+
+async fn measure_graph(client: &Client, rng: &mut StdRng, n: usize) -> Result<(Samples, Samples)> {
+    let mut ids = Vec::with_capacity(n);
+    for start in (0..n).step_by(500) {
+        let batch = (start..(start + 500).min(n)).map(|i| EntityInput::new("node", format!("n{i}")).properties(serde_json::json!({"rank": i, "name": format!("node {i}")}))).collect();
+        ids.extend(client.upsert_entities(batch).await?.into_iter().map(|e| e.id));
+    }
+    let mut edges = Vec::new();
+    for src in &ids {
+        for _ in 0..5 {
+            edges.push(pb::Edge { src: src.clone(), dst: ids[rng.random_range(0..n)].clone(), rel_type: "links".into(), ..Default::default() });
+        }
+        if edges.len() >= 1000 {
+            client.add_edges(std::mem::take(&mut edges)).await?;
+        }
+    }
+    if !edges.is_empty() {
+        client.add_edges(edges).await?;
+    }
+    let mut gets = Samples::default();
+    for _ in 0..5000 {
+        let id = ids[rng.random_range(0..n)].clone();
+        let started = Instant::now();
+        let got = client.get_entities(vec![id], false).await?;
+        gets.push(started.elapsed());
+        anyhow::ensure!(got.entities.len() == 1, "entity missing");
+    }
+    let mut hops = Samples::default();
+    for _ in 0..1000 {
+        let start = ids[rng.random_range(0..n)].clone();
+        let request = pb::TraverseRequest { start_ids: vec![start], max_depth: 2, limit: 100, ..Default::default() };
+        let started = Instant::now();
+        client.traverse(request).await?;
+        hops.push(started.elapsed());
+    }
+    Ok((gets, hops))
+}
+
+/// Writes 10k resources to a tenant, then closes and reopens it repeatedly.
+fn measure_tenant_open(dir: std::path::PathBuf, dim: usize) -> Result<Samples> {
+    let store = Arc::new(TenantStore::open(StoreConfig { sync_writes: false, ..StoreConfig::new(&dir) })?);
+    let tenant_id = TenantId::parse("open-bench")?;
+    let mut rng = StdRng::seed_from_u64(7);
+    {
+        let tenant = store.tenant(&tenant_id)?;
+        for start in (0..10_000).step_by(500) {
+            let resources = (start..start + 500)
+                .map(|i| ResourceData { uri: format!("bench://{}", i / 10), chunk_ordinal: i % 10, content: format!("chunk {i} ").repeat(20), embedding: random_vector(&mut rng, dim), ..Default::default() })
+                .collect();
+            tenant.write(Op::PutResources(PutResources { resources, replace_uris: false }))?;
+        }
+    }
+    let mut samples = Samples::default();
+    for _ in 0..20 {
+        store.close_all();
+        let started = Instant::now();
+        let tenant = store.tenant(&tenant_id)?;
+        samples.push(started.elapsed());
+        anyhow::ensure!(tenant.dimension() == dim, "vectors not loaded");
+    }
+    Ok(samples)
+}

@@ -1,0 +1,185 @@
+//! Configuration of a database node: compiled-in defaults, then a TOML file,
+//! then `PERCOLATE_*` environment variables, then command-line flags;
+//! validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use percolate_rem::StoreConfig;
+use serde::{Deserialize, Serialize};
+
+/// Keys read from `PERCOLATE_*` variables (others, such as the CLI's
+/// `PERCOLATE_TENANT`, belong to other programs).
+const CONFIG_FIELDS: [&str; 12] = [
+    "listen",
+    "admin_listen",
+    "data_dir",
+    "node_id",
+    "tier",
+    "max_message_bytes",
+    "block_cache_mb",
+    "write_buffer_mb",
+    "max_open_tenants",
+    "tenant_idle_secs",
+    "sync_writes",
+    "log_format",
+];
+
+/// Settings of a database node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbConfig {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// HTTP admin address (`/metrics`, `/healthz`); `None` disables it.
+    pub admin_listen: Option<SocketAddr>,
+    /// Where tenant databases live.
+    pub data_dir: PathBuf,
+    /// This node's id (part of every write's version stamp).
+    pub node_id: String,
+    /// Deployment tier, a label of `percolate_active_tenants`.
+    pub tier: String,
+    /// Largest gRPC message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// Block cache shared by all tenants, in MiB.
+    pub block_cache_mb: usize,
+    /// Memtable budget shared by all tenants, in MiB.
+    pub write_buffer_mb: usize,
+    /// Most tenants open at once.
+    pub max_open_tenants: usize,
+    /// Close a tenant after this many idle seconds.
+    pub tenant_idle_secs: u64,
+    /// Fsync the write-ahead log before acknowledging each write.
+    pub sync_writes: bool,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            data_dir: PathBuf::from("./data"),
+            node_id: "node-0".into(),
+            tier: "small".into(),
+            max_message_bytes: 16 << 20,
+            block_cache_mb: 256,
+            write_buffer_mb: 256,
+            max_open_tenants: 64,
+            tenant_idle_secs: 600,
+            sync_writes: true,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Command-line overrides (every flag optional; unset flags change nothing).
+#[derive(Clone, Debug, Default, Serialize, clap::Args)]
+pub struct DbArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "PERCOLATE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// gRPC listen address, for example 127.0.0.1:50051 (port 0 picks a free one).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// HTTP admin listen address for /metrics.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Data directory.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Node id.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+}
+
+impl DbConfig {
+    /// Loads the configuration in layers and validates it.
+    pub fn load(args: &DbArgs) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(DbConfig::default()));
+        if let Some(path) = &args.config {
+            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: DbConfig = figment
+            .merge(Env::prefixed("PERCOLATE_").only(&CONFIG_FIELDS))
+            .merge(Serialized::defaults(args))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.max_open_tenants >= 1, "max_open_tenants must be at least 1");
+        anyhow::ensure!(self.max_message_bytes >= 1024, "max_message_bytes must be at least 1024");
+        anyhow::ensure!(self.block_cache_mb >= 8, "block_cache_mb must be at least 8");
+        anyhow::ensure!(self.write_buffer_mb >= 8, "write_buffer_mb must be at least 8");
+        anyhow::ensure!(!self.node_id.is_empty() && self.node_id.len() <= 64, "node_id must be 1 to 64 characters");
+        anyhow::ensure!(matches!(self.log_format.as_str(), "text" | "json"), "log_format must be 'text' or 'json'");
+        Ok(())
+    }
+
+    /// The storage engine's settings.
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            data_dir: self.data_dir.clone(),
+            node_id: self.node_id.clone(),
+            block_cache_bytes: self.block_cache_mb << 20,
+            write_buffer_bytes: self.write_buffer_mb << 20,
+            max_open_tenants: self.max_open_tenants,
+            idle_timeout: Duration::from_secs(self.tenant_idle_secs),
+            sync_writes: self.sync_writes,
+            background_threads: 2,
+        }
+    }
+}
+
+/// Sets up logging (`RUST_LOG` filters, default `info`).
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("percolate.toml");
+        std::fs::write(&file, "tier = \"large\"\nmax_open_tenants = 5\nlisten = \"127.0.0.1:7000\"\n").expect("write");
+        let args = DbArgs { config: Some(file), listen: Some("127.0.0.1:7001".parse().expect("addr")), ..Default::default() };
+        let config = DbConfig::load(&args).expect("loads");
+        assert_eq!(config.tier, "large");
+        assert_eq!(config.max_open_tenants, 5);
+        assert_eq!(config.listen.port(), 7001, "flags win over the file");
+        assert_eq!(config.block_cache_mb, 256, "defaults fill the rest");
+    }
+
+    #[test]
+    fn bad_files_and_values_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "max_open_tenants = 0\n").expect("write");
+        let err = DbConfig::load(&DbArgs { config: Some(file.clone()), ..Default::default() }).expect_err("invalid");
+        assert!(err.to_string().contains("max_open_tenants"), "{err}");
+        std::fs::write(&file, "no_such_setting = 1\n").expect("write");
+        let err = DbConfig::load(&DbArgs { config: Some(file), ..Default::default() }).expect_err("unknown key");
+        assert!(err.to_string().contains("no_such_setting"), "{err}");
+        let missing = DbArgs { config: Some(dir.path().join("missing.toml")), ..Default::default() };
+        assert!(DbConfig::load(&missing).is_err());
+    }
+}

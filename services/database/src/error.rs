@@ -1,0 +1,56 @@
+//! The database service's error type and its one mapping to `tonic::Status`.
+
+use percolate_rem::RemError;
+use thiserror::Error;
+use tonic::{Code, Status};
+
+/// Everything a `Database` call can fail with.
+#[derive(Debug, Error)]
+pub enum DbError {
+    /// The storage engine refused or failed.
+    #[error(transparent)]
+    Rem(#[from] RemError),
+    /// The request is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The request needs something this node does not have configured.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The call is part of the contract but not served by this node yet.
+    #[error("{0}")]
+    Unimplemented(String),
+    /// A blocking task panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DbError {
+    /// Shorthand for [`DbError::InvalidArgument`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidArgument(msg.into())
+    }
+}
+
+impl From<DbError> for Status {
+    fn from(error: DbError) -> Self {
+        let code = match &error {
+            DbError::Rem(rem) => match rem {
+                RemError::InvalidTenantId { .. } | RemError::InvalidArgument(_) => Code::InvalidArgument,
+                RemError::NotFound(_) => Code::NotFound,
+                RemError::FailedPrecondition(_) => Code::FailedPrecondition,
+                RemError::ResourceExhausted(_) => Code::ResourceExhausted,
+                RemError::OpenFailed { .. } => Code::Unavailable,
+                RemError::Storage(_) | RemError::Io(_) => Code::Internal,
+                RemError::Corrupt { .. } => Code::DataLoss,
+            },
+            DbError::InvalidArgument(_) => Code::InvalidArgument,
+            DbError::FailedPrecondition(_) => Code::FailedPrecondition,
+            DbError::Unimplemented(_) => Code::Unimplemented,
+            DbError::Internal(_) => Code::Internal,
+        };
+        if matches!(code, Code::Internal | Code::DataLoss | Code::Unavailable) {
+            tracing::error!(%error, "request failed");
+        }
+        Status::new(code, error.to_string())
+    }
+}

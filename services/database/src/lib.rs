@@ -1,0 +1,13 @@
+//! `percolate-db`: the database node. Serves the `Database` gRPC service
+//! over the REM storage engine, with health, reflection and metrics.
+
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod metrics;
+pub mod server;
+pub mod service;
+pub mod tenancy;
+
+pub use config::{DbArgs, DbConfig};
+pub use server::{serve, shutdown_signal};

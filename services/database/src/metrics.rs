@@ -1,0 +1,164 @@
+//! Prometheus metrics of a database node, and the tower layer that counts
+//! and times every gRPC call by method and status code.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use percolate_rem::TenantStore;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tower::{Layer, Service};
+
+/// Window of `percolate_active_tenants`: tenants used within it count.
+pub const ACTIVE_WINDOW: Duration = Duration::from_secs(300);
+
+/// Labels of per-call metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// Full gRPC method, for example `percolate.v1.Database/PutResources`.
+    pub method: String,
+    /// gRPC status code name, for example `Ok` or `InvalidArgument`.
+    pub code: String,
+}
+
+/// Label of the tier gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TierLabel {
+    /// Deployment tier (small, medium, large).
+    pub tier: String,
+}
+
+/// All metrics of a node.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<CallLabels, Histogram>,
+    active_tenants: Family<TierLabel, Gauge>,
+    open_tenants: Gauge,
+    cache_hits: Counter,
+    cache_misses: Counter,
+    tier: String,
+}
+
+impl Metrics {
+    /// Registers every metric; `tier` labels the active-tenant gauge.
+    pub fn new(tier: &str) -> Self {
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        let latency = Family::<CallLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let active_tenants = Family::<TierLabel, Gauge>::default();
+        let open_tenants = Gauge::default();
+        let (cache_hits, cache_misses) = (Counter::default(), Counter::default());
+        registry.register("percolate_grpc_requests", "gRPC calls by method and status code", calls.clone());
+        registry.register("percolate_grpc_request_duration_seconds", "gRPC call latency by method and status code", latency.clone());
+        registry.register("percolate_active_tenants", "Tenants used in the last 5 minutes", active_tenants.clone());
+        registry.register("percolate_open_tenants", "Tenant databases open now", open_tenants.clone());
+        registry.register("percolate_tenant_cache_hits", "Tenant lookups that found the tenant open", cache_hits.clone());
+        registry.register("percolate_tenant_cache_misses", "Tenant lookups that had to open the tenant", cache_misses.clone());
+        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, tier: tier.to_owned() }
+    }
+
+    fn observe(&self, method: String, code: String, elapsed: Duration) {
+        let labels = CallLabels { method, code };
+        self.calls.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    /// The metrics in Prometheus text format, with tenant gauges read from
+    /// `store` now.
+    pub fn render(&self, store: &TenantStore) -> String {
+        self.active_tenants.get_or_create(&TierLabel { tier: self.tier.clone() }).set(store.active_tenants(ACTIVE_WINDOW) as i64);
+        self.open_tenants.set(store.open_tenants() as i64);
+        let stats = store.cache_stats();
+        self.cache_hits.inc_by(stats.hits.saturating_sub(self.cache_hits.get()));
+        self.cache_misses.inc_by(stats.misses.saturating_sub(self.cache_misses.get()));
+        let mut out = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(%error, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~1.6 s
+    Histogram::new(exponential_buckets(0.00005, 2.0, 16))
+}
+
+/// The method label of a request path; unknown services share one label so
+/// random paths cannot blow up the number of series.
+fn method_label(path: &str) -> String {
+    let method = path.trim_start_matches('/');
+    let known = ["percolate.v1.", "grpc.health.v1.", "grpc.reflection."];
+    if known.iter().any(|prefix| method.starts_with(prefix)) && method.len() < 128 { method.to_owned() } else { "unknown".to_owned() }
+}
+
+/// Counts and times every call (reason: per-RPC metrics without touching handlers).
+#[derive(Clone)]
+pub struct MetricsLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl MetricsLayer {
+    /// A layer recording into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService { inner, metrics: self.metrics.clone() }
+    }
+}
+
+/// The service [`MetricsLayer`] wraps around the gRPC routes.
+#[derive(Clone)]
+pub struct MetricsService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for MetricsService<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let method = method_label(request.uri().path());
+        let metrics = self.metrics.clone();
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let result = response.await;
+            let code = match &result {
+                // Errors are "trailers-only" responses: the status is a header.
+                // A missing header means the call succeeded (status in trailers).
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from_i32),
+                Err(_) => tonic::Code::Unavailable,
+            };
+            metrics.observe(method, format!("{code:?}"), started.elapsed());
+            result
+        })
+    }
+}

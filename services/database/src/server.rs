@@ -1,0 +1,111 @@
+//! Running a database node: gRPC (Database, health, reflection), the HTTP
+//! admin port, tenant housekeeping and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use percolate_proto::v1::database_server::DatabaseServer;
+use percolate_rem::TenantStore;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::DbConfig;
+use crate::metrics::{Metrics, MetricsLayer};
+use crate::service::DatabaseService;
+
+/// How often idle tenants are looked for.
+const EVICTION_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Serves a database node on the given listeners until `shutdown` resolves,
+/// then drains calls in flight and closes every tenant.
+pub async fn serve(config: DbConfig, grpc: TcpListener, admin: Option<TcpListener>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let store_config = config.store_config();
+    let store = Arc::new(tokio::task::spawn_blocking(move || TenantStore::open(store_config)).await??);
+    let metrics = Arc::new(Metrics::new(&config.tier));
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<DatabaseServer<DatabaseService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(percolate_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(percolate_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let database = DatabaseServer::new(DatabaseService::new(store.clone()))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+
+    let admin_task = admin.map(|listener| tokio::spawn(serve_admin(listener, metrics.clone(), store.clone())));
+    let evictor = tokio::spawn(evict_idle_tenants(store.clone()));
+
+    tonic::transport::Server::builder()
+        .layer(MetricsLayer::new(metrics))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(database)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), shutdown)
+        .await?;
+
+    evictor.abort();
+    if let Some(task) = admin_task {
+        task.abort();
+    }
+    tokio::task::spawn_blocking(move || store.close_all()).await?;
+    tracing::info!("database node stopped");
+    Ok(())
+}
+
+async fn evict_idle_tenants(store: Arc<TenantStore>) {
+    let mut tick = tokio::time::interval(EVICTION_INTERVAL);
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.evict_idle()).await {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "closed idle tenants"),
+            Err(error) => tracing::error!(%error, "idle tenant eviction failed"),
+        }
+    }
+}
+
+async fn serve_admin(listener: TcpListener, metrics: Arc<Metrics>, store: Arc<TenantStore>) {
+    let app = Router::new()
+        .route("/metrics", get(render_metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state((metrics, store));
+    if let Err(error) = axum::serve(listener, app).await {
+        tracing::error!(%error, "admin server failed");
+    }
+}
+
+async fn render_metrics(State((metrics, store)): State<(Arc<Metrics>, Arc<TenantStore>)>) -> String {
+    metrics.render(&store)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

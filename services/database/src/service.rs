@@ -1,0 +1,309 @@
+//! The `Database` gRPC service over the tenant store.
+
+use std::sync::Arc;
+
+use percolate_proto::v1 as pb;
+use percolate_proto::v1::database_server::Database;
+use percolate_rem::mutation::{AddEdges, DeleteResources, IdList, PutMoments, PutResources, RemoveEdges, UpsertEntities};
+use percolate_rem::stamp::now_micros;
+use percolate_rem::{FeedQuery, Op, SearchQuery, Tenant, TenantStore, TraverseQuery};
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::convert::{self, parse_ids};
+use crate::error::DbError;
+use crate::tenancy::tenant_of;
+
+type Result<T> = std::result::Result<T, DbError>;
+
+/// Largest `top_k` of a search.
+const MAX_TOP_K: u32 = 1000;
+/// Largest traversal depth.
+const MAX_DEPTH: u32 = 10;
+/// Largest traversal result.
+const MAX_TRAVERSE_LIMIT: u32 = 10_000;
+/// Largest page of the moment feed.
+const MAX_PAGE_SIZE: u32 = 1000;
+/// Most ids in one read.
+const MAX_READ_IDS: usize = 1000;
+
+/// Serves `percolate.v1.Database`.
+#[derive(Clone)]
+pub struct DatabaseService {
+    store: Arc<TenantStore>,
+}
+
+impl DatabaseService {
+    /// A service over `store`.
+    pub fn new(store: Arc<TenantStore>) -> Self {
+        Self { store }
+    }
+
+    /// Runs `work` on the request's tenant on the blocking pool, inside a
+    /// span carrying the tenant id.
+    async fn on_tenant<Req, T>(&self, request: Request<Req>, work: impl FnOnce(&Tenant, Req) -> Result<T> + Send + 'static) -> std::result::Result<Response<T>, Status>
+    where
+        Req: Send + 'static,
+        T: Send + 'static,
+    {
+        let tenant_id = tenant_of(request.metadata())?;
+        let store = self.store.clone();
+        let span = tracing::info_span!("tenant", tenant_id = %tenant_id);
+        let message = request.into_inner();
+        let task = tokio::task::spawn_blocking(move || {
+            let tenant = store.tenant(&tenant_id)?;
+            work(&tenant, message)
+        });
+        let result = task.instrument(span).await.map_err(|e| DbError::Internal(format!("request task failed: {e}")))?;
+        Ok(Response::new(result?))
+    }
+}
+
+fn check_read_ids(n: usize) -> Result<()> {
+    if n > MAX_READ_IDS {
+        return Err(DbError::invalid(format!("{n} ids in one read; the limit is {MAX_READ_IDS}")));
+    }
+    Ok(())
+}
+
+fn or_default(value: u32, default: u32, max: u32, what: &str) -> Result<u32> {
+    match value {
+        0 => Ok(default),
+        v if v > max => Err(DbError::invalid(format!("{what} {v} is over the limit of {max}"))),
+        v => Ok(v),
+    }
+}
+
+#[tonic::async_trait]
+impl Database for DatabaseService {
+    async fn put_resources(&self, request: Request<pb::PutResourcesRequest>) -> std::result::Result<Response<pb::PutResourcesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let now = now_micros();
+            let resources = req.resources.into_iter().map(|r| convert::resource_in(r, now)).collect::<Result<Vec<_>>>()?;
+            let ids = resources.iter().map(|r| percolate_rem::ids::resource_id(&r.uri, r.chunk_ordinal).to_string()).collect();
+            let outcome = tenant.write(Op::PutResources(PutResources { resources, replace_uris: req.replace_uris }))?;
+            Ok(pb::PutResourcesResponse { ids, replaced_chunks: outcome.report.resources_deleted })
+        })
+        .await
+    }
+
+    async fn get_resources(&self, request: Request<pb::GetResourcesRequest>) -> std::result::Result<Response<pb::GetResourcesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            check_read_ids(req.ids.len())?;
+            let ids = parse_ids("resource", &req.ids)?;
+            let mut out = pb::GetResourcesResponse::default();
+            for (id, found) in ids.iter().zip(tenant.get_resources(&ids, req.include_embeddings)?) {
+                match found {
+                    Some(r) => out.resources.push(convert::resource_out(r)),
+                    None => out.missing_ids.push(id.to_string()),
+                }
+            }
+            if !req.uri.is_empty() {
+                out.resources.extend(tenant.resources_by_uri(&req.uri, req.include_embeddings)?.into_iter().map(convert::resource_out));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_resources(&self, request: Request<pb::DeleteResourcesRequest>) -> std::result::Result<Response<pb::DeleteResourcesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let ids = parse_ids("resource", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
+            let outcome = tenant.write(Op::DeleteResources(DeleteResources { ids, uris: req.uris }))?;
+            Ok(pb::DeleteResourcesResponse { deleted: outcome.report.resources_deleted })
+        })
+        .await
+    }
+
+    async fn search_resources(&self, request: Request<pb::SearchResourcesRequest>) -> std::result::Result<Response<pb::SearchResourcesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            let vector = match req.query {
+                Some(pb::search_resources_request::Query::Vector(v)) => v.values,
+                Some(pb::search_resources_request::Query::Text(_)) => {
+                    return Err(DbError::FailedPrecondition("this node has no embedding model configured: search with a vector".into()));
+                }
+                None => return Err(DbError::invalid("search needs a query: text or vector")),
+            };
+            percolate_rem::vectors::validate_vector("query vector", &vector)?;
+            let dim = tenant.dimension();
+            if dim != 0 && dim != vector.len() {
+                return Err(DbError::invalid(format!("query vector has {} dimensions but this tenant's vectors have {dim}", vector.len())));
+            }
+            let query = SearchQuery {
+                vector,
+                top_k: or_default(req.top_k, 10, MAX_TOP_K, "top_k")? as usize,
+                filter: convert::filter_in(req.filter)?,
+                metric: convert::metric_in(req.metric)?,
+                include_embeddings: req.include_embeddings,
+            };
+            let result = tenant.search(&query)?;
+            Ok(pb::SearchResourcesResponse {
+                hits: result.hits.into_iter().map(|(r, score)| pb::SearchHit { resource: Some(convert::resource_out(r)), score }).collect(),
+                candidates: result.candidates as u32,
+                pending_embeddings: result.pending_embeddings,
+            })
+        })
+        .await
+    }
+
+    async fn upsert_entities(&self, request: Request<pb::UpsertEntitiesRequest>) -> std::result::Result<Response<pb::UpsertEntitiesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let entities = req.entities.into_iter().map(convert::entity_in).collect::<Result<Vec<_>>>()?;
+            let ids: Vec<_> = entities.iter().map(|e| percolate_rem::ids::entity_id(&e.entity_type, &e.key)).collect();
+            tenant.write(Op::UpsertEntities(UpsertEntities { entities }))?;
+            let stored = tenant.get_entities(&ids, false)?;
+            Ok(pb::UpsertEntitiesResponse { entities: stored.into_iter().flatten().map(convert::entity_out).collect() })
+        })
+        .await
+    }
+
+    async fn get_entities(&self, request: Request<pb::GetEntitiesRequest>) -> std::result::Result<Response<pb::GetEntitiesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            check_read_ids(req.ids.len() + req.keys.len())?;
+            let mut ids = parse_ids("entity", &req.ids)?;
+            ids.extend(req.keys.iter().map(|k| percolate_rem::ids::entity_id(&k.r#type, &k.key)));
+            let mut out = pb::GetEntitiesResponse::default();
+            for (id, found) in ids.iter().zip(tenant.get_entities(&ids, req.include_edges)?) {
+                match found {
+                    Some(e) => out.entities.push(convert::entity_out(e)),
+                    None => out.missing_ids.push(id.to_string()),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_entities(&self, request: Request<pb::DeleteEntitiesRequest>) -> std::result::Result<Response<pb::DeleteEntitiesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let ids = parse_ids("entity", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
+            let outcome = tenant.write(Op::DeleteEntities(IdList { ids }))?;
+            Ok(pb::DeleteEntitiesResponse { deleted: outcome.report.entities_deleted })
+        })
+        .await
+    }
+
+    async fn add_edges(&self, request: Request<pb::AddEdgesRequest>) -> std::result::Result<Response<pb::AddEdgesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let edges = req.edges.into_iter().map(convert::edge_in).collect::<Result<Vec<_>>>()?;
+            let outcome = tenant.write(Op::AddEdges(AddEdges { edges }))?;
+            Ok(pb::AddEdgesResponse { added: outcome.report.edges_added })
+        })
+        .await
+    }
+
+    async fn remove_edges(&self, request: Request<pb::RemoveEdgesRequest>) -> std::result::Result<Response<pb::RemoveEdgesResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let edges = req.edges.into_iter().map(convert::edge_key_in).collect::<Result<Vec<_>>>()?;
+            let outcome = tenant.write(Op::RemoveEdges(RemoveEdges { edges }))?;
+            Ok(pb::RemoveEdgesResponse { removed: outcome.report.edges_removed })
+        })
+        .await
+    }
+
+    async fn traverse(&self, request: Request<pb::TraverseRequest>) -> std::result::Result<Response<pb::TraverseResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            check_read_ids(req.start_ids.len())?;
+            if req.start_ids.is_empty() {
+                return Err(DbError::invalid("traverse needs at least one start id"));
+            }
+            let query = TraverseQuery {
+                start: parse_ids("start entity", &req.start_ids)?,
+                max_depth: or_default(req.max_depth, 1, MAX_DEPTH, "max_depth")?,
+                direction: convert::direction_in(req.direction)?,
+                rel_types: req.rel_types,
+                limit: or_default(req.limit, 100, MAX_TRAVERSE_LIMIT, "limit")? as usize,
+            };
+            let walk = tenant.traverse(&query)?;
+            Ok(pb::TraverseResponse {
+                nodes: walk.nodes.into_iter().map(|(e, depth)| pb::TraversalNode { entity: Some(convert::entity_out(e)), depth }).collect(),
+                edges: walk.edges.into_iter().map(convert::edge_out).collect(),
+                truncated: walk.truncated,
+            })
+        })
+        .await
+    }
+
+    async fn put_moments(&self, request: Request<pb::PutMomentsRequest>) -> std::result::Result<Response<pb::PutMomentsResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let moments = req.moments.into_iter().map(convert::moment_in).collect::<Result<Vec<_>>>()?;
+            let ids = moments.iter().map(|m| m.uuid().to_string()).collect();
+            tenant.write(Op::PutMoments(PutMoments { moments }))?;
+            Ok(pb::PutMomentsResponse { ids })
+        })
+        .await
+    }
+
+    async fn get_moments(&self, request: Request<pb::GetMomentsRequest>) -> std::result::Result<Response<pb::GetMomentsResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            check_read_ids(req.ids.len())?;
+            let ids = parse_ids("moment", &req.ids)?;
+            let mut out = pb::GetMomentsResponse::default();
+            for (id, found) in ids.iter().zip(tenant.get_moments(&ids)?) {
+                match found {
+                    Some(m) => out.moments.push(convert::moment_out(m)),
+                    None => out.missing_ids.push(id.to_string()),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_moments(&self, request: Request<pb::DeleteMomentsRequest>) -> std::result::Result<Response<pb::DeleteMomentsResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            convert::durability_in(req.durability)?;
+            let ids = parse_ids("moment", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
+            let outcome = tenant.write(Op::DeleteMoments(IdList { ids }))?;
+            Ok(pb::DeleteMomentsResponse { deleted: outcome.report.moments_deleted })
+        })
+        .await
+    }
+
+    async fn list_moments(&self, request: Request<pb::ListMomentsRequest>) -> std::result::Result<Response<pb::ListMomentsResponse>, Status> {
+        self.on_tenant(request, |tenant, req| {
+            let query = FeedQuery {
+                start_after: req.start_after.as_ref().map(convert::timestamp_micros).transpose()?,
+                start_before: req.start_before.as_ref().map(convert::timestamp_micros).transpose()?,
+                moment_types: req.moment_types,
+                tags: req.tags,
+                page_size: or_default(req.page_size, 50, MAX_PAGE_SIZE, "page_size")? as usize,
+                cursor: (!req.cursor.is_empty()).then_some(req.cursor),
+            };
+            let (moments, next) = tenant.list_moments(&query)?;
+            Ok(pb::ListMomentsResponse { moments: moments.into_iter().map(convert::moment_out).collect(), next_cursor: next.unwrap_or_default() })
+        })
+        .await
+    }
+
+    type ChatStream = futures::stream::BoxStream<'static, std::result::Result<pb::ChatEvent, Status>>;
+
+    async fn chat(&self, request: Request<pb::ChatRequest>) -> std::result::Result<Response<Self::ChatStream>, Status> {
+        tenant_of(request.metadata())?;
+        Err(DbError::Unimplemented("Chat is not served by this node yet: it needs the embedding model (query text) first".into()).into())
+    }
+
+    async fn get_tenant_stats(&self, request: Request<pb::GetTenantStatsRequest>) -> std::result::Result<Response<pb::TenantStats>, Status> {
+        self.on_tenant(request, |tenant, _| {
+            let counters = tenant.counters()?;
+            Ok(pb::TenantStats {
+                tenant_id: tenant.id().to_string(),
+                resources: counters.resources,
+                embedded_resources: counters.embedded,
+                entities: counters.entities,
+                moments: counters.moments,
+                vector_dimension: tenant.dimension() as u32,
+                embedding_model: tenant.embedding_model()?.unwrap_or_default(),
+                disk_bytes: tenant.disk_bytes(),
+            })
+        })
+        .await
+    }
+}

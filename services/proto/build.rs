@@ -1,0 +1,15 @@
+//! Generates the Rust code and the reflection descriptor set from `proto/`.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = ["rem", "database", "jobs", "upload", "sync"]
+        .map(|name| root.join(format!("percolate/v1/{name}.proto")));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("percolate_descriptor.bin"))
+        .compile_protos(&files, &[root.clone()])?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}

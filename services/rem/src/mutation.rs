@@ -1,0 +1,111 @@
+//! Mutations: the one way anything changes. A client write becomes a
+//! [`Mutation`]; replication ships the same value to other nodes, which apply
+//! it with the same function.
+
+use crate::model::{EdgeWrite, EntityWrite, MomentData, ResourceData};
+use crate::stamp::Stamp;
+
+/// One atomic change of a tenant.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Mutation {
+    /// Unique id (16 bytes, UUID v7).
+    #[prost(bytes = "vec", tag = "1")]
+    pub id: Vec<u8>,
+    /// Version of every row this mutation writes.
+    #[prost(message, optional, tag = "2")]
+    pub stamp: Option<Stamp>,
+    /// What changes.
+    #[prost(oneof = "Op", tags = "10, 11, 12, 13, 14, 15, 16, 17")]
+    pub op: Option<Op>,
+}
+
+/// What a mutation changes.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Op {
+    /// Write resource chunks.
+    #[prost(message, tag = "10")]
+    PutResources(PutResources),
+    /// Delete resources.
+    #[prost(message, tag = "11")]
+    DeleteResources(DeleteResources),
+    /// Create or merge entities.
+    #[prost(message, tag = "12")]
+    UpsertEntities(UpsertEntities),
+    /// Delete entities.
+    #[prost(message, tag = "13")]
+    DeleteEntities(IdList),
+    /// Add edges.
+    #[prost(message, tag = "14")]
+    AddEdges(AddEdges),
+    /// Remove edges.
+    #[prost(message, tag = "15")]
+    RemoveEdges(RemoveEdges),
+    /// Write moments.
+    #[prost(message, tag = "16")]
+    PutMoments(PutMoments),
+    /// Delete moments.
+    #[prost(message, tag = "17")]
+    DeleteMoments(IdList),
+}
+
+/// Write resource chunks, optionally replacing their uris whole.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PutResources {
+    /// Chunks to write.
+    #[prost(message, repeated, tag = "1")]
+    pub resources: Vec<ResourceData>,
+    /// Delete every other chunk of the uris written.
+    #[prost(bool, tag = "2")]
+    pub replace_uris: bool,
+}
+
+/// Delete resources by id and whole uris.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeleteResources {
+    /// Resource ids (16 bytes each).
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub ids: Vec<Vec<u8>>,
+    /// Uris whose chunks are all deleted.
+    #[prost(string, repeated, tag = "2")]
+    pub uris: Vec<String>,
+}
+
+/// Create or merge entities.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpsertEntities {
+    /// The entities.
+    #[prost(message, repeated, tag = "1")]
+    pub entities: Vec<EntityWrite>,
+}
+
+/// A list of 16-byte ids.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IdList {
+    /// The ids.
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub ids: Vec<Vec<u8>>,
+}
+
+/// Add or overwrite edges.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AddEdges {
+    /// The edges.
+    #[prost(message, repeated, tag = "1")]
+    pub edges: Vec<EdgeWrite>,
+}
+
+/// Remove edges (only `src`, `dst` and `rel_type` are used).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RemoveEdges {
+    /// The edges.
+    #[prost(message, repeated, tag = "1")]
+    pub edges: Vec<EdgeWrite>,
+}
+
+/// Write moments.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PutMoments {
+    /// The moments, with their ids set.
+    #[prost(message, repeated, tag = "1")]
+    pub moments: Vec<MomentData>,
+}

@@ -1,0 +1,276 @@
+//! The tenant store: opens tenant databases on demand, shares one block
+//! cache, one write-buffer manager and one background thread pool between
+//! them, and keeps a bounded set open (LRU plus idle timeout).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Env, Options, WriteBufferManager};
+
+use crate::error::{RemError, Result};
+use crate::stamp::HybridClock;
+use crate::tenant::{NodeContext, Tenant};
+use crate::tenant_id::TenantId;
+
+/// Settings of a [`TenantStore`].
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Root directory; tenants live under `<data_dir>/tenants/<tenant>/`.
+    pub data_dir: PathBuf,
+    /// This node's id, part of every write's stamp.
+    pub node_id: String,
+    /// Block cache shared by all tenants, in bytes.
+    pub block_cache_bytes: usize,
+    /// Memtable budget shared by all tenants, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Most tenants kept open at once (a soft limit: tenants in use stay open).
+    pub max_open_tenants: usize,
+    /// A tenant unused for this long is closed.
+    pub idle_timeout: Duration,
+    /// Fsync the write-ahead log on every write.
+    pub sync_writes: bool,
+    /// Threads of the shared flush and compaction pool.
+    pub background_threads: i32,
+}
+
+impl StoreConfig {
+    /// Defaults for a node with data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            node_id: "node-0".into(),
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 256 << 20,
+            max_open_tenants: 64,
+            idle_timeout: Duration::from_secs(600),
+            sync_writes: true,
+            background_threads: 2,
+        }
+    }
+}
+
+/// How often tenant lookups found the tenant open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups that found the tenant open.
+    pub hits: u64,
+    /// Lookups that had to open it.
+    pub misses: u64,
+}
+
+type OpenResult = std::result::Result<Arc<Tenant>, String>;
+
+struct Slot {
+    cell: Arc<OnceLock<OpenResult>>,
+    last_used: Instant,
+}
+
+/// All tenants of one node.
+pub struct TenantStore {
+    config: StoreConfig,
+    options: Options,
+    node: NodeContext,
+    open: Mutex<HashMap<TenantId, Slot>>,
+    /// Tenants being closed; opening one waits until its close is done.
+    closing: Mutex<HashSet<TenantId>>,
+    closed: Condvar,
+    activity: Mutex<HashMap<TenantId, Instant>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    // Kept alive for as long as any tenant uses them.
+    _cache: Cache,
+    _write_buffers: WriteBufferManager,
+    _env: Env,
+}
+
+impl TenantStore {
+    /// Creates the store; tenants are opened on first use.
+    pub fn open(config: StoreConfig) -> Result<Self> {
+        std::fs::create_dir_all(config.data_dir.join("tenants"))?;
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(config.write_buffer_bytes, true, cache.clone());
+        let mut env = Env::new()?;
+        env.set_background_threads(config.background_threads);
+        env.set_high_priority_background_threads(1);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_env(&env);
+        options.set_write_buffer_manager(&write_buffers);
+        options.set_block_based_table_factory(&table);
+        options.set_compression_type(DBCompressionType::Lz4);
+        options.set_bottommost_compression_type(DBCompressionType::Zstd);
+        options.set_max_open_files(256);
+        options.set_keep_log_file_num(2);
+        options.set_max_total_wal_size(64 << 20);
+        let node = NodeContext { node_id: config.node_id.as_str().into(), clock: Arc::new(HybridClock::new()), sync_writes: config.sync_writes };
+        Ok(Self {
+            config,
+            options,
+            node,
+            open: Mutex::new(HashMap::new()),
+            closing: Mutex::new(HashSet::new()),
+            closed: Condvar::new(),
+            activity: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            _cache: cache,
+            _write_buffers: write_buffers,
+            _env: env,
+        })
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The tenant, opened (and created) if needed. Concurrent callers for the
+    /// same tenant wait for one open.
+    pub fn tenant(&self, id: &TenantId) -> Result<Arc<Tenant>> {
+        let now = Instant::now();
+        self.activity.lock().insert(id.clone(), now);
+        let cell = {
+            let mut open = self.open.lock();
+            let slot = open.entry(id.clone()).or_insert_with(|| Slot { cell: Arc::new(OnceLock::new()), last_used: now });
+            slot.last_used = now;
+            slot.cell.clone()
+        };
+        let mut opened_here = false;
+        let result = cell.get_or_init(|| {
+            opened_here = true;
+            self.open_tenant(id)
+        });
+        match result {
+            Ok(tenant) => {
+                let counter = if opened_here { &self.misses } else { &self.hits };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let tenant = tenant.clone();
+                if opened_here {
+                    self.evict_over_capacity();
+                }
+                Ok(tenant)
+            }
+            Err(reason) => {
+                let mut open = self.open.lock();
+                if open.get(id).is_some_and(|slot| Arc::ptr_eq(&slot.cell, &cell)) {
+                    open.remove(id);
+                }
+                Err(RemError::OpenFailed { tenant: id.to_string(), reason: reason.clone() })
+            }
+        }
+    }
+
+    fn open_tenant(&self, id: &TenantId) -> OpenResult {
+        let mut closing = self.closing.lock();
+        while closing.contains(id) {
+            self.closed.wait(&mut closing);
+        }
+        drop(closing);
+        let path = self.config.data_dir.join("tenants").join(id.as_str());
+        Tenant::open(id.clone(), &path, &self.options, self.node.clone()).map(Arc::new).map_err(|e| e.to_string())
+    }
+
+    /// Closes least recently used tenants not in use while more than
+    /// `max_open_tenants` are open.
+    fn evict_over_capacity(&self) {
+        let victims = {
+            let mut open = self.open.lock();
+            let excess = open.len().saturating_sub(self.config.max_open_tenants);
+            if excess == 0 {
+                return;
+            }
+            let mut idle: Vec<(Instant, TenantId)> = open.iter().filter(|(_, slot)| is_unused(slot)).map(|(id, slot)| (slot.last_used, id.clone())).collect();
+            idle.sort();
+            self.take_slots(&mut open, idle.into_iter().take(excess).map(|(_, id)| id))
+        };
+        self.close_slots(victims);
+    }
+
+    /// Closes tenants unused for longer than the idle timeout; returns how many.
+    pub fn evict_idle(&self) -> usize {
+        let cutoff = Instant::now().checked_sub(self.config.idle_timeout);
+        let victims = {
+            let mut open = self.open.lock();
+            let stale: Vec<TenantId> = open.iter().filter(|(_, slot)| is_unused(slot) && cutoff.is_some_and(|c| slot.last_used < c)).map(|(id, _)| id.clone()).collect();
+            self.take_slots(&mut open, stale.into_iter())
+        };
+        let closed = victims.len();
+        self.close_slots(victims);
+        closed
+    }
+
+    /// Closes every open tenant (graceful shutdown).
+    pub fn close_all(&self) {
+        let victims = {
+            let mut open = self.open.lock();
+            let ids: Vec<TenantId> = open.keys().cloned().collect();
+            self.take_slots(&mut open, ids.into_iter())
+        };
+        self.close_slots(victims);
+    }
+
+    /// Removes the slots of `ids` from the open map (whose lock the caller
+    /// holds) and marks them closing, so nobody reopens them before they are
+    /// closed.
+    fn take_slots(&self, open: &mut HashMap<TenantId, Slot>, ids: impl Iterator<Item = TenantId>) -> Vec<(TenantId, Arc<Tenant>)> {
+        let mut closing = self.closing.lock();
+        let mut taken = Vec::new();
+        for id in ids {
+            if let Some(slot) = open.remove(&id) {
+                if let Some(Ok(tenant)) = slot.cell.get() {
+                    closing.insert(id.clone());
+                    taken.push((id, tenant.clone()));
+                }
+            }
+        }
+        taken
+    }
+
+    fn close_slots(&self, victims: Vec<(TenantId, Arc<Tenant>)>) {
+        for (id, tenant) in victims {
+            tenant.flush();
+            drop(tenant);
+            tracing::debug!(tenant_id = %id, "tenant closed");
+            self.closing.lock().remove(&id);
+            self.closed.notify_all();
+        }
+    }
+
+    /// Number of tenants open now.
+    pub fn open_tenants(&self) -> usize {
+        self.open.lock().len()
+    }
+
+    /// Number of tenants used within `window` (open or not).
+    pub fn active_tenants(&self, window: Duration) -> usize {
+        let mut activity = self.activity.lock();
+        if let Some(cutoff) = Instant::now().checked_sub(window) {
+            activity.retain(|_, last| *last >= cutoff);
+        }
+        activity.len()
+    }
+
+    /// Tenant lookup hits and misses since start.
+    pub fn cache_stats(&self) -> CacheStats {
+        CacheStats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
+    }
+}
+
+/// Whether nobody but the store holds the tenant (or it failed to open).
+fn is_unused(slot: &Slot) -> bool {
+    match slot.cell.get() {
+        Some(Ok(tenant)) => Arc::strong_count(tenant) == 1 && Arc::strong_count(&slot.cell) == 1,
+        Some(Err(_)) => true,
+        None => false,
+    }
+}
+

@@ -1,0 +1,176 @@
+//! One tenant's database: a RocksDB instance, its in-memory vector index and
+//! the write path that stamps, validates and applies mutations.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{DB, IteratorMode, Options, WriteOptions};
+use uuid::Uuid;
+
+use crate::apply::{ApplyReport, VectorChange, apply};
+use crate::error::{RemError, Result};
+use crate::keys::{Cf, META_COUNTERS, META_EMBEDDING_MODEL};
+use crate::model::{Counters, VectorRow};
+use crate::mutation::{Mutation, Op};
+use crate::stamp::{HybridClock, Stamp};
+use crate::tenant_id::TenantId;
+use crate::txn::{BatchTxn, decode, handle};
+use crate::validate::validate_op;
+use crate::vectors::VectorIndex;
+
+/// Context a tenant shares with the rest of the node.
+#[derive(Clone)]
+pub struct NodeContext {
+    /// This node's id, part of every stamp it makes.
+    pub node_id: Arc<str>,
+    /// The node's hybrid logical clock.
+    pub clock: Arc<HybridClock>,
+    /// Fsync the write-ahead log before acknowledging a write.
+    pub sync_writes: bool,
+}
+
+/// What a local write did: the mutation (as it will be replicated) and the
+/// report of applying it.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    /// The mutation that was applied.
+    pub mutation: Mutation,
+    /// What applying it changed.
+    pub report: ApplyReport,
+}
+
+/// An open tenant database.
+pub struct Tenant {
+    id: TenantId,
+    pub(crate) db: DB,
+    pub(crate) vectors: RwLock<VectorIndex>,
+    write_lock: Mutex<()>,
+    node: NodeContext,
+    opened_in: Duration,
+}
+
+impl Tenant {
+    /// Opens (creating if needed) the tenant database at `path`.
+    pub(crate) fn open(id: TenantId, path: &Path, options: &Options, node: NodeContext) -> Result<Self> {
+        let started = Instant::now();
+        let db = DB::open_cf(options, path, Cf::ALL.map(Cf::name))?;
+        let vectors = load_vectors(&db)?;
+        let opened_in = started.elapsed();
+        tracing::debug!(tenant_id = %id, vectors = vectors.len(), ?opened_in, "tenant opened");
+        Ok(Self { id, db, vectors: RwLock::new(vectors), write_lock: Mutex::new(()), node, opened_in })
+    }
+
+    /// The tenant's id.
+    pub fn id(&self) -> &TenantId {
+        &self.id
+    }
+
+    /// How long opening the tenant took (including loading its vectors).
+    pub fn opened_in(&self) -> Duration {
+        self.opened_in
+    }
+
+    /// Validates a client's change, stamps it with this node's clock and
+    /// applies it. Returns once it is committed to the write-ahead log.
+    pub fn write(&self, op: Op) -> Result<WriteOutcome> {
+        let _serialised = self.write_lock.lock();
+        validate_op(self, &op)?;
+        let stamp = Stamp::new(self.node.clock.now(), self.node.node_id.as_ref());
+        let mutation = Mutation { id: Uuid::now_v7().as_bytes().to_vec(), stamp: Some(stamp), op: Some(op) };
+        let report = self.commit(&mutation)?;
+        Ok(WriteOutcome { mutation, report })
+    }
+
+    /// Applies a mutation made elsewhere (replication) or again (replay).
+    /// Idempotent and order-independent.
+    pub fn apply_mutation(&self, mutation: &Mutation) -> Result<ApplyReport> {
+        let _serialised = self.write_lock.lock();
+        if let Some(stamp) = &mutation.stamp {
+            self.node.clock.observe(stamp.hlc);
+        }
+        self.commit(mutation)
+    }
+
+    /// Applies `mutation` in one `WriteBatch`, then updates the vector index.
+    /// Callers hold the write lock.
+    fn commit(&self, mutation: &Mutation) -> Result<ApplyReport> {
+        let mut txn = BatchTxn::new(&self.db);
+        let mut report = apply(&mut txn, mutation)?;
+        let batch = txn.into_batch()?;
+        let mut options = WriteOptions::default();
+        options.set_sync(self.node.sync_writes);
+        self.db.write_opt(batch, &options)?;
+        let mut index = self.vectors.write();
+        if let Some(dim) = report.new_dimension {
+            index.set_dimension(dim as usize);
+        }
+        for change in report.vector_changes.drain(..) {
+            match change {
+                VectorChange::Upsert(id, row) => index.upsert(id, &row)?,
+                VectorChange::Remove(id) => index.remove(id),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Live-row counters.
+    pub fn counters(&self) -> Result<Counters> {
+        let raw = self.db.get_cf(handle(&self.db, Cf::Meta)?, META_COUNTERS)?;
+        raw.map(|bytes| decode(Cf::Meta, &bytes)).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// Dimension of the tenant's vectors (0 before the first).
+    pub fn dimension(&self) -> usize {
+        self.vectors.read().dimension()
+    }
+
+    /// The embedding model recorded for this tenant's vectors, if any.
+    pub fn embedding_model(&self) -> Result<Option<String>> {
+        let raw = self.db.get_cf(handle(&self.db, Cf::Meta)?, META_EMBEDDING_MODEL)?;
+        Ok(raw.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Bytes the tenant occupies on disk, as estimated by RocksDB.
+    pub fn disk_bytes(&self) -> u64 {
+        Cf::ALL
+            .iter()
+            .filter_map(|cf| handle(&self.db, *cf).ok())
+            .filter_map(|h| self.db.property_int_value_cf(h, "rocksdb.total-sst-files-size").ok().flatten())
+            .sum()
+    }
+
+    /// Every key and value of every column family, in order: the tenant's
+    /// whole state, for comparing replicas.
+    pub fn dump(&self) -> Result<Vec<(&'static str, Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for cf in Cf::ALL {
+            for item in self.db.iterator_cf(handle(&self.db, cf)?, IteratorMode::Start) {
+                let (key, value) = item?;
+                out.push((cf.name(), key.to_vec(), value.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Flushes memtables so the next open replays no log.
+    pub(crate) fn flush(&self) {
+        if let Err(error) = self.db.flush() {
+            tracing::warn!(tenant_id = %self.id, %error, "flush on close failed");
+        }
+    }
+}
+
+fn load_vectors(db: &DB) -> Result<VectorIndex> {
+    let mut index = VectorIndex::new(0);
+    let dim = crate::apply::read_dimension(&BatchTxn::new(db))?;
+    index.set_dimension(dim as usize);
+    for item in db.iterator_cf(handle(db, Cf::Vectors)?, IteratorMode::Start) {
+        let (key, value) = item?;
+        let id = crate::keys::id_at(&key, 0).ok_or(RemError::Corrupt { cf: "vectors", detail: "key is not an id".into() })?;
+        let row: VectorRow = decode(Cf::Vectors, &value)?;
+        index.upsert(id, &row)?;
+    }
+    Ok(index)
+}

@@ -1,0 +1,162 @@
+//! Checks a client's change before it is stamped: anything invalid is
+//! rejected whole, so a bad request never writes part of a batch.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::error::{RemError, Result};
+use crate::ids::resource_id;
+use crate::mutation::Op;
+use crate::tenant::Tenant;
+use crate::vectors::validate_vector;
+
+/// Most items (resources, entities, edges, moments, ids) in one write.
+pub const MAX_BATCH_ITEMS: usize = 1000;
+/// Longest uri, entity type, key, relation type or property name, in bytes.
+pub const MAX_NAME_BYTES: usize = 4096;
+/// Most tags on one resource or moment.
+pub const MAX_TAGS: usize = 64;
+/// Longest tag, in bytes.
+pub const MAX_TAG_BYTES: usize = 256;
+
+fn check_batch(what: &str, len: usize) -> Result<()> {
+    if len == 0 {
+        return Err(RemError::invalid(format!("no {what} given")));
+    }
+    if len > MAX_BATCH_ITEMS {
+        return Err(RemError::invalid(format!("{len} {what} in one request; the limit is {MAX_BATCH_ITEMS}")));
+    }
+    Ok(())
+}
+
+/// Checks a required name-like field: not empty, not too long.
+pub fn check_name(what: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(RemError::invalid(format!("{what} is empty")));
+    }
+    if value.len() > MAX_NAME_BYTES {
+        return Err(RemError::invalid(format!("{what} is {} bytes long; the limit is {MAX_NAME_BYTES}", value.len())));
+    }
+    Ok(())
+}
+
+fn check_tags(what: &str, tags: &[String]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(RemError::invalid(format!("{what} has {} tags; the limit is {MAX_TAGS}", tags.len())));
+    }
+    if let Some(tag) = tags.iter().find(|t| t.is_empty() || t.len() > MAX_TAG_BYTES) {
+        return Err(RemError::invalid(format!("{what} has a tag of {} bytes; tags must be 1 to {MAX_TAG_BYTES} bytes", tag.len())));
+    }
+    Ok(())
+}
+
+fn check_json_object(what: &str, json: &str) -> Result<()> {
+    if json.is_empty() {
+        return Ok(());
+    }
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(RemError::invalid(format!("{what} must be a JSON object"))),
+        Err(e) => Err(RemError::invalid(format!("{what} is not valid JSON: {e}"))),
+    }
+}
+
+fn check_id_bytes(what: &str, id: &[u8]) -> Result<Uuid> {
+    Uuid::from_slice(id).map_err(|_| RemError::invalid(format!("{what} is not a 16-byte id")))
+}
+
+/// Validates `op` against the tenant's current state.
+pub fn validate_op(tenant: &Tenant, op: &Op) -> Result<()> {
+    match op {
+        Op::PutResources(put) => {
+            check_batch("resources", put.resources.len())?;
+            let mut seen = HashSet::new();
+            let mut dim = tenant.dimension();
+            for (i, r) in put.resources.iter().enumerate() {
+                let what = format!("resources[{i}]");
+                check_name(&format!("{what}.uri"), &r.uri)?;
+                check_tags(&what, &r.tags)?;
+                check_json_object(&format!("{what}.metadata"), &r.metadata_json)?;
+                if !seen.insert(resource_id(&r.uri, r.chunk_ordinal)) {
+                    return Err(RemError::invalid(format!("{what} repeats uri '{}' chunk {} of the same request", r.uri, r.chunk_ordinal)));
+                }
+                if !r.embedding.is_empty() {
+                    validate_vector(&format!("{what}.embedding"), &r.embedding)?;
+                    if dim == 0 {
+                        dim = r.embedding.len();
+                    } else if r.embedding.len() != dim {
+                        return Err(RemError::invalid(format!("{what}.embedding has {} dimensions but this tenant's vectors have {dim}", r.embedding.len())));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Op::DeleteResources(del) => {
+            check_batch("resource ids or uris", del.ids.len() + del.uris.len())?;
+            del.ids.iter().try_for_each(|id| check_id_bytes("resource id", id).map(drop))?;
+            del.uris.iter().try_for_each(|uri| check_name("uri", uri))
+        }
+        Op::UpsertEntities(up) => {
+            check_batch("entities", up.entities.len())?;
+            let mut seen = HashSet::new();
+            for (i, e) in up.entities.iter().enumerate() {
+                check_name(&format!("entities[{i}].type"), &e.entity_type)?;
+                check_name(&format!("entities[{i}].key"), &e.key)?;
+                if !seen.insert((&e.entity_type, &e.key)) {
+                    return Err(RemError::invalid(format!("entities[{i}] repeats ({}, {}) of the same request", e.entity_type, e.key)));
+                }
+                for p in &e.properties {
+                    check_name(&format!("entities[{i}] property name"), &p.name)?;
+                }
+            }
+            Ok(())
+        }
+        Op::DeleteEntities(ids) | Op::DeleteMoments(ids) => {
+            check_batch("ids", ids.ids.len())?;
+            ids.ids.iter().try_for_each(|id| check_id_bytes("id", id).map(drop))
+        }
+        Op::AddEdges(add) => {
+            check_batch("edges", add.edges.len())?;
+            for (i, e) in add.edges.iter().enumerate() {
+                check_name(&format!("edges[{i}].rel_type"), &e.rel_type)?;
+                check_json_object(&format!("edges[{i}].properties"), &e.properties_json)?;
+                if !e.weight.is_finite() {
+                    return Err(RemError::invalid(format!("edges[{i}].weight is not finite")));
+                }
+                for (end, id) in [("src", &e.src), ("dst", &e.dst)] {
+                    let id = check_id_bytes(&format!("edges[{i}].{end}"), id)?;
+                    if !tenant.entity_exists(id)? {
+                        return Err(RemError::NotFound(format!("edges[{i}].{end}: entity {id} does not exist")));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Op::RemoveEdges(rm) => {
+            check_batch("edges", rm.edges.len())?;
+            for (i, e) in rm.edges.iter().enumerate() {
+                check_name(&format!("edges[{i}].rel_type"), &e.rel_type)?;
+                check_id_bytes(&format!("edges[{i}].src"), &e.src)?;
+                check_id_bytes(&format!("edges[{i}].dst"), &e.dst)?;
+            }
+            Ok(())
+        }
+        Op::PutMoments(put) => {
+            check_batch("moments", put.moments.len())?;
+            let mut seen = HashSet::new();
+            for (i, m) in put.moments.iter().enumerate() {
+                let id = check_id_bytes(&format!("moments[{i}].id"), &m.id)?;
+                if !seen.insert(id) {
+                    return Err(RemError::invalid(format!("moments[{i}] repeats id {id} of the same request")));
+                }
+                check_tags(&format!("moments[{i}]"), &m.tags)?;
+                check_json_object(&format!("moments[{i}].metadata"), &m.metadata_json)?;
+                if m.end_time.is_some_and(|end| end < m.start_time) {
+                    return Err(RemError::invalid(format!("moments[{i}] ends before it starts")));
+                }
+            }
+            Ok(())
+        }
+    }
+}
