@@ -40,6 +40,9 @@ struct Args {
     /// Resources per put request.
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Only the tenant-open benchmark.
+    #[arg(long)]
+    open_only: bool,
     /// Entities in the graph benchmark.
     #[arg(long, default_value_t = 10_000)]
     entities: usize,
@@ -60,6 +63,11 @@ async fn main() -> Result<()> {
     let client = Client::connect(endpoint.clone(), "bench").await?;
     let mut rng = StdRng::seed_from_u64(42);
     let mut report = Report::default();
+    if args.open_only {
+        report.latency("tenant open, 10k resources with vectors (engine)", &measure_tenant_open(scratch.path().join("open"), args.dim)?);
+        report.print();
+        return Ok(());
+    }
 
     // Puts and search at 10k, then grow to max_vectors and search again.
     let mut loaded = 0;
@@ -175,12 +183,15 @@ fn measure_tenant_open(dir: std::path::PathBuf, dim: usize) -> Result<Samples> {
         }
     }
     let mut samples = Samples::default();
+    let mut inner = Samples::default();
     for _ in 0..20 {
         store.close_all();
         let started = Instant::now();
         let tenant = store.tenant(&tenant_id)?;
         samples.push(started.elapsed());
         anyhow::ensure!(tenant.dimension() == dim, "vectors not loaded");
+        inner.push(tenant.opened_in());
     }
+    eprintln!("tenant open inside Tenant::open: p50 {:?} max {:?}", inner.quantile(0.5), inner.quantile(1.0));
     Ok(samples)
 }

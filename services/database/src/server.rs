@@ -11,11 +11,15 @@ use axum::routing::get;
 use percolate_proto::v1::database_server::DatabaseServer;
 use percolate_rem::TenantStore;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::DbConfig;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::service::DatabaseService;
+
+/// How long calls in flight may take to finish once shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often idle tenants are looked for.
 const EVICTION_INTERVAL: Duration = Duration::from_secs(30);
@@ -44,14 +48,32 @@ pub async fn serve(config: DbConfig, grpc: TcpListener, admin: Option<TcpListene
     let admin_task = admin.map(|listener| tokio::spawn(serve_admin(listener, metrics.clone(), store.clone())));
     let evictor = tokio::spawn(evict_idle_tenants(store.clone()));
 
-    tonic::transport::Server::builder()
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_accepting = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let serving = tonic::transport::Server::builder()
         .layer(MetricsLayer::new(metrics))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(database)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(incoming_without_nagle(grpc), stop_accepting);
+    tokio::pin!(serving);
+    // Calls in flight get DRAIN_TIMEOUT to finish; connections still open
+    // after that are closed so a stuck client cannot hold the node up.
+    let drain_deadline = async {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = &mut serving => served?,
+        () = drain_deadline => tracing::warn!(timeout = ?DRAIN_TIMEOUT, "connections still open after the drain timeout; closing them"),
+    }
 
     evictor.abort();
     if let Some(task) = admin_task {
@@ -60,6 +82,20 @@ pub async fn serve(config: DbConfig, grpc: TcpListener, admin: Option<TcpListene
     tokio::task::spawn_blocking(move || store.close_all()).await?;
     tracing::info!("database node stopped");
     Ok(())
+}
+
+/// Accepted connections with Nagle's algorithm off: small responses must not
+/// wait for the client's delayed ACK (that costs ~40 ms per call).
+/// `Server::tcp_nodelay` only applies to listeners tonic binds itself.
+fn incoming_without_nagle(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::warn!(%error, "could not disable Nagle's algorithm");
+            }
+        }
+        accepted
+    })
 }
 
 async fn evict_idle_tenants(store: Arc<TenantStore>) {

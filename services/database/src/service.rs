@@ -110,8 +110,13 @@ impl Database for DatabaseService {
     async fn delete_resources(&self, request: Request<pb::DeleteResourcesRequest>) -> std::result::Result<Response<pb::DeleteResourcesResponse>, Status> {
         self.on_tenant(request, |tenant, req| {
             convert::durability_in(req.durability)?;
-            let ids = parse_ids("resource", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
-            let outcome = tenant.write(Op::DeleteResources(DeleteResources { ids, uris: req.uris }))?;
+            let ids = parse_ids("resource", &req.ids)?;
+            // Ids that do not exist have nothing to delete.
+            let chunks: Vec<_> = tenant.chunk_refs(&ids)?.into_iter().flatten().collect();
+            if chunks.is_empty() && req.uris.is_empty() {
+                return Ok(pb::DeleteResourcesResponse { deleted: 0 });
+            }
+            let outcome = tenant.write(Op::DeleteResources(DeleteResources { chunks, uris: req.uris }))?;
             Ok(pb::DeleteResourcesResponse { deleted: outcome.report.resources_deleted })
         })
         .await

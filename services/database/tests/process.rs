@@ -33,6 +33,21 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(client.search_vector(vec![1.0, 19.0, 9.0], 1).await.expect("search")[0].resource.as_ref().expect("hit").content, "chunk 9");
 }
 
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly_and_keeps_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = DbProcess::start(dir.path());
+    let client = db.client("graceful").await;
+    client.upsert_entities(vec![EntityInput::new("person", "grace")]).await.expect("upsert");
+    // The client stays connected: shutdown must not wait for it forever.
+    let status = tokio::task::spawn_blocking(move || db.terminate()).await.expect("terminated");
+    drop(client);
+    assert!(status.success(), "exit status {status:?}");
+
+    let db = DbProcess::start(dir.path());
+    assert!(db.client("graceful").await.get_entity("person", "grace").await.expect("get").is_some());
+}
+
 async fn reflect(client: &mut ServerReflectionClient<tonic::transport::Channel>, request: MessageRequest) -> MessageResponse {
     let outbound = tokio_stream::iter(vec![ServerReflectionRequest { host: String::new(), message_request: Some(request) }]);
     let mut inbound = client.server_reflection_info(outbound).await.expect("reflection stream").into_inner();

@@ -125,8 +125,9 @@ impl Applier<'_, '_> {
         self.txn.get_msg(Cf::UriFloors, &KeyBuf::new().str(uri).build())
     }
 
-    /// Deletes every live chunk of `uri` older than this mutation and keeps
-    /// older writes to the uri out from now on. Chunks at `rewritten`
+    /// Deletes every chunk row (live or tombstone) of `uri` older than this
+    /// mutation and keeps older writes to the uri out from now on, so a uri's
+    /// floor and its rows never depend on arrival order. Chunks at `rewritten`
     /// ordinals are about to be written again, so they do not count as
     /// deleted.
     fn raise_uri_floor(&mut self, uri: &str, rewritten: &[u32]) -> Result<()> {
@@ -137,15 +138,19 @@ impl Applier<'_, '_> {
         }
         self.txn.put_msg(Cf::UriFloors, floor_key, &self.stamp.clone());
         let prefix = KeyBuf::new().str(uri).build();
-        for (_, id_bytes) in self.txn.scan_prefix(Cf::UriChunks, &prefix)? {
+        for (index_key, id_bytes) in self.txn.scan_prefix(Cf::UriChunks, &prefix)? {
             let id = parse_bytes(&id_bytes)?;
-            let row: Option<ResourceRow> = self.txn.get_msg(Cf::Resources, id.as_bytes())?;
-            if let Some(row) = row.filter(|r| !r.deleted && r.stamp.as_ref().is_some_and(|s| *s < self.stamp)) {
+            let Some(row) = self.txn.get_msg::<ResourceRow>(Cf::Resources, id.as_bytes())? else { continue };
+            if row.stamp.as_ref().is_some_and(|s| *s >= self.stamp) {
+                continue;
+            }
+            if !row.deleted {
                 let ordinal = row.data.as_ref().map(|d| d.chunk_ordinal);
                 let deleted = !ordinal.is_some_and(|o| rewritten.contains(&o));
                 self.remove_live_resource(id, &row, deleted);
-                self.txn.delete(Cf::Resources, id.as_bytes().to_vec());
             }
+            self.txn.delete(Cf::Resources, id.as_bytes().to_vec());
+            self.txn.delete(Cf::UriChunks, index_key);
         }
         Ok(())
     }
@@ -205,12 +210,10 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
-    /// Drops the indexes and counts of a live resource (not its row);
+    /// Drops the vector and counts of a live resource (not its row, nor its
+    /// uri index entry, which tombstones keep);
     /// `deleted` says whether it counts as deleted rather than overwritten.
     fn remove_live_resource(&mut self, id: Uuid, row: &ResourceRow, deleted: bool) {
-        if let Some(data) = &row.data {
-            self.txn.delete(Cf::UriChunks, KeyBuf::new().str(&data.uri).u32(data.chunk_ordinal).build());
-        }
         if row.has_embedding {
             self.txn.delete(Cf::Vectors, id.as_bytes().to_vec());
             self.report.vector_changes.push(VectorChange::Remove(id));
@@ -221,8 +224,11 @@ impl Applier<'_, '_> {
     }
 
     fn delete_resources(&mut self, del: &DeleteResources) -> Result<()> {
-        for id in &del.ids {
-            let id = parse_bytes(id)?;
+        for chunk in &del.chunks {
+            if self.is_newer(&self.uri_floor(&chunk.uri)?) {
+                continue;
+            }
+            let id = resource_id(&chunk.uri, chunk.chunk_ordinal);
             let existing: Option<ResourceRow> = self.txn.get_msg(Cf::Resources, id.as_bytes())?;
             if self.is_newer(&existing.as_ref().and_then(|r| r.stamp.clone())) {
                 continue;
@@ -230,8 +236,12 @@ impl Applier<'_, '_> {
             if let Some(old) = existing.as_ref().filter(|r| !r.deleted) {
                 self.remove_live_resource(id, old, true);
             }
-            let tombstone = ResourceRow { stamp: Some(self.stamp.clone()), deleted: true, data: None, has_embedding: false };
+            // The tombstone keeps its uri and its index entry, so a later
+            // floor on the uri can find and drop it.
+            let named = ResourceData { uri: chunk.uri.clone(), chunk_ordinal: chunk.chunk_ordinal, ..Default::default() };
+            let tombstone = ResourceRow { stamp: Some(self.stamp.clone()), deleted: true, data: Some(named), has_embedding: false };
             self.txn.put_msg(Cf::Resources, id.as_bytes().to_vec(), &tombstone);
+            self.txn.put(Cf::UriChunks, KeyBuf::new().str(&chunk.uri).u32(chunk.chunk_ordinal).build(), id.as_bytes().to_vec());
         }
         for uri in &del.uris {
             self.raise_uri_floor(uri, &[])?;

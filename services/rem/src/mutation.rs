@@ -59,15 +59,27 @@ pub struct PutResources {
     pub replace_uris: bool,
 }
 
-/// Delete resources by id and whole uris.
+/// Delete resource chunks and whole uris.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct DeleteResources {
-    /// Resource ids (16 bytes each).
-    #[prost(bytes = "vec", repeated, tag = "1")]
-    pub ids: Vec<Vec<u8>>,
+    /// Chunks to delete, named by uri and ordinal (the id derives from them;
+    /// the uri lets a replica check the delete against the uri's floor).
+    #[prost(message, repeated, tag = "1")]
+    pub chunks: Vec<ChunkRef>,
     /// Uris whose chunks are all deleted.
     #[prost(string, repeated, tag = "2")]
     pub uris: Vec<String>,
+}
+
+/// Names one chunk of a document.
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
+pub struct ChunkRef {
+    /// The document's uri.
+    #[prost(string, tag = "1")]
+    pub uri: String,
+    /// The chunk's ordinal.
+    #[prost(uint32, tag = "2")]
+    pub chunk_ordinal: u32,
 }
 
 /// Create or merge entities.

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::keys::{Cf, KeyBuf};
 use crate::model::{Resource, ResourceRow, VectorRow};
+use crate::mutation::ChunkRef;
 use crate::tenant::Tenant;
 use crate::txn::{decode, handle};
 use crate::vectors::{Metric, SearchFilter, vector_from_bytes};
@@ -49,6 +50,16 @@ impl Tenant {
             out.push(resource);
         }
         Ok(out)
+    }
+
+    /// The uri and ordinal of each live resource among `ids` (`None` for ids
+    /// that do not exist), to name them in a delete.
+    pub fn chunk_refs(&self, ids: &[Uuid]) -> Result<Vec<Option<ChunkRef>>> {
+        Ok(self
+            .get_resources(ids, false)?
+            .into_iter()
+            .map(|r| r.map(|r| ChunkRef { uri: r.data.uri, chunk_ordinal: r.data.chunk_ordinal }))
+            .collect())
     }
 
     /// Every live chunk of `uri`, in chunk order.

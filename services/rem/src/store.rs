@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Env, Options, WriteBufferManager};
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Env, Options, WriteBufferManager};
+
+use crate::keys::Cf;
 
 use crate::error::{RemError, Result};
 use crate::stamp::HybridClock;
@@ -72,7 +74,7 @@ struct Slot {
 /// All tenants of one node.
 pub struct TenantStore {
     config: StoreConfig,
-    options: Options,
+    options: TenantOptions,
     node: NodeContext,
     open: Mutex<HashMap<TenantId, Slot>>,
     /// Tenants being closed; opening one waits until its close is done.
@@ -96,21 +98,7 @@ impl TenantStore {
         let mut env = Env::new()?;
         env.set_background_threads(config.background_threads);
         env.set_high_priority_background_threads(1);
-        let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&cache);
-        table.set_bloom_filter(10.0, false);
-        table.set_cache_index_and_filter_blocks(true);
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        options.set_env(&env);
-        options.set_write_buffer_manager(&write_buffers);
-        options.set_block_based_table_factory(&table);
-        options.set_compression_type(DBCompressionType::Lz4);
-        options.set_bottommost_compression_type(DBCompressionType::Zstd);
-        options.set_max_open_files(256);
-        options.set_keep_log_file_num(2);
-        options.set_max_total_wal_size(64 << 20);
+        let options = TenantOptions::new(&cache, &write_buffers, &env);
         let node = NodeContext { node_id: config.node_id.as_str().into(), clock: Arc::new(HybridClock::new()), sync_writes: config.sync_writes };
         Ok(Self {
             config,
@@ -263,6 +251,57 @@ impl TenantStore {
     pub fn cache_stats(&self) -> CacheStats {
         CacheStats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
+}
+
+/// RocksDB options of every tenant database: the database-wide options and
+/// one set per column family, all on the shared cache, write buffers and
+/// thread pool.
+pub(crate) struct TenantOptions {
+    /// Database-wide options.
+    pub db: Options,
+    cfs: Vec<(Cf, Options)>,
+}
+
+impl TenantOptions {
+    fn new(cache: &Cache, write_buffers: &WriteBufferManager, env: &Env) -> Self {
+        let mut db = Options::default();
+        db.create_if_missing(true);
+        db.create_missing_column_families(true);
+        db.set_env(env);
+        db.set_write_buffer_manager(write_buffers);
+        db.set_max_open_files(256);
+        db.set_keep_log_file_num(2);
+        db.set_max_total_wal_size(64 << 20);
+        // Opening a tenant is on the request path: skip work that only
+        // refreshes statistics.
+        db.set_skip_stats_update_on_db_open(true);
+        let cfs = Cf::ALL.iter().map(|&cf| (cf, column_family_options(cf, cache))).collect();
+        Self { db, cfs }
+    }
+
+    /// Descriptors of every column family.
+    pub fn descriptors(&self) -> impl Iterator<Item = ColumnFamilyDescriptor> + '_ {
+        self.cfs.iter().map(|(cf, options)| ColumnFamilyDescriptor::new(cf.name(), options.clone()))
+    }
+}
+
+fn column_family_options(cf: Cf, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    let mut options = Options::default();
+    if cf == Cf::Vectors {
+        // Embeddings do not compress and are read in one sequential scan
+        // when a tenant opens: large plain blocks make that scan cheap.
+        table.set_block_size(64 << 10);
+        options.set_compression_type(DBCompressionType::None);
+    } else {
+        table.set_bloom_filter(10.0, false);
+        options.set_compression_type(DBCompressionType::Lz4);
+        options.set_bottommost_compression_type(DBCompressionType::Zstd);
+    }
+    options.set_block_based_table_factory(&table);
+    options
 }
 
 /// Whether nobody but the store holds the tenant (or it failed to open).

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use rocksdb::{DB, IteratorMode, Options, WriteOptions};
+use rocksdb::{DB, IteratorMode, WriteOptions};
 use uuid::Uuid;
 
 use crate::apply::{ApplyReport, VectorChange, apply};
 use crate::error::{RemError, Result};
 use crate::keys::{Cf, META_COUNTERS, META_EMBEDDING_MODEL};
-use crate::model::{Counters, VectorRow};
+use crate::model::Counters;
 use crate::mutation::{Mutation, Op};
 use crate::stamp::{HybridClock, Stamp};
+use crate::store::TenantOptions;
 use crate::tenant_id::TenantId;
 use crate::txn::{BatchTxn, decode, handle};
 use crate::validate::validate_op;
@@ -53,9 +54,9 @@ pub struct Tenant {
 
 impl Tenant {
     /// Opens (creating if needed) the tenant database at `path`.
-    pub(crate) fn open(id: TenantId, path: &Path, options: &Options, node: NodeContext) -> Result<Self> {
+    pub(crate) fn open(id: TenantId, path: &Path, options: &TenantOptions, node: NodeContext) -> Result<Self> {
         let started = Instant::now();
-        let db = DB::open_cf(options, path, Cf::ALL.map(Cf::name))?;
+        let db = DB::open_cf_descriptors(&options.db, path, options.descriptors())?;
         let vectors = load_vectors(&db)?;
         let opened_in = started.elapsed();
         tracing::debug!(tenant_id = %id, vectors = vectors.len(), ?opened_in, "tenant opened");
@@ -108,7 +109,7 @@ impl Tenant {
         }
         for change in report.vector_changes.drain(..) {
             match change {
-                VectorChange::Upsert(id, row) => index.upsert(id, &row)?,
+                VectorChange::Upsert(id, row) => index.upsert(id, row)?,
                 VectorChange::Remove(id) => index.remove(id),
             }
         }
@@ -163,14 +164,16 @@ impl Tenant {
 }
 
 fn load_vectors(db: &DB) -> Result<VectorIndex> {
-    let mut index = VectorIndex::new(0);
     let dim = crate::apply::read_dimension(&BatchTxn::new(db))?;
-    index.set_dimension(dim as usize);
-    for item in db.iterator_cf(handle(db, Cf::Vectors)?, IteratorMode::Start) {
+    let expected = db.get_cf(handle(db, Cf::Meta)?, META_COUNTERS)?.map(|b| decode::<Counters>(Cf::Meta, &b)).transpose()?.unwrap_or_default().embedded;
+    let mut index = VectorIndex::with_capacity(dim as usize, expected as usize);
+    let mut options = rocksdb::ReadOptions::default();
+    options.set_readahead_size(4 << 20);
+    options.fill_cache(false);
+    for item in db.iterator_cf_opt(handle(db, Cf::Vectors)?, options, IteratorMode::Start) {
         let (key, value) = item?;
         let id = crate::keys::id_at(&key, 0).ok_or(RemError::Corrupt { cf: "vectors", detail: "key is not an id".into() })?;
-        let row: VectorRow = decode(Cf::Vectors, &value)?;
-        index.upsert(id, &row)?;
+        index.upsert(id, decode(Cf::Vectors, &value)?)?;
     }
     Ok(index)
 }

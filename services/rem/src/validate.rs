@@ -93,8 +93,8 @@ pub fn validate_op(tenant: &Tenant, op: &Op) -> Result<()> {
             Ok(())
         }
         Op::DeleteResources(del) => {
-            check_batch("resource ids or uris", del.ids.len() + del.uris.len())?;
-            del.ids.iter().try_for_each(|id| check_id_bytes("resource id", id).map(drop))?;
+            check_batch("resource ids or uris", del.chunks.len() + del.uris.len())?;
+            del.chunks.iter().try_for_each(|c| check_name("uri", &c.uri))?;
             del.uris.iter().try_for_each(|uri| check_name("uri", uri))
         }
         Op::UpsertEntities(up) => {

@@ -96,6 +96,17 @@ impl VectorIndex {
         Self { dim, ..Self::default() }
     }
 
+    /// An empty index with room for `capacity` vectors of `dim` components.
+    pub fn with_capacity(dim: usize, capacity: usize) -> Self {
+        Self {
+            dim,
+            data: Vec::with_capacity(dim * capacity),
+            inv_norms: Vec::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            by_id: HashMap::with_capacity(capacity),
+        }
+    }
+
     /// Number of vectors.
     pub fn len(&self) -> usize {
         self.slots.len()
@@ -118,31 +129,36 @@ impl VectorIndex {
         }
     }
 
-    /// Inserts or replaces the vector of a resource.
-    pub fn upsert(&mut self, id: Uuid, row: &VectorRow) -> Result<()> {
-        let values = vector_from_bytes(&row.values).ok_or_else(|| RemError::Corrupt { cf: "vectors", detail: format!("vector of resource {id} has {} bytes", row.values.len()) })?;
+    /// Inserts or replaces the vector of a resource, decoding its bytes in
+    /// place (this runs for every vector when a tenant opens).
+    pub fn upsert(&mut self, id: Uuid, row: VectorRow) -> Result<()> {
+        let (components, rest) = row.values.as_chunks::<4>();
         if self.dim == 0 {
-            self.dim = values.len();
+            self.dim = components.len();
         }
-        if values.len() != self.dim {
-            return Err(RemError::Corrupt { cf: "vectors", detail: format!("vector of resource {id} has {} dimensions, the tenant {}", values.len(), self.dim) });
+        if !rest.is_empty() || components.len() != self.dim || self.dim == 0 {
+            return Err(RemError::Corrupt { cf: "vectors", detail: format!("vector of resource {id} has {} bytes, the tenant's dimension is {}", row.values.len(), self.dim) });
         }
-        let norm = dot(&values, &values).sqrt();
-        let inv_norm = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-        let slot = Slot { id, uri: row.uri.clone(), content_type: row.content_type.clone(), tags: row.tags.clone(), created_at: row.created_at };
-        match self.by_id.get(&id) {
+        let slot = Slot { id, uri: row.uri, content_type: row.content_type, tags: row.tags, created_at: row.created_at };
+        let index = match self.by_id.get(&id) {
             Some(&index) => {
-                self.data[index * self.dim..(index + 1) * self.dim].copy_from_slice(&values);
-                self.inv_norms[index] = inv_norm;
+                let target = &mut self.data[index * self.dim..(index + 1) * self.dim];
+                target.iter_mut().zip(components).for_each(|(dst, c)| *dst = f32::from_le_bytes(*c));
                 self.slots[index] = slot;
+                index
             }
             None => {
-                self.by_id.insert(id, self.slots.len());
-                self.data.extend_from_slice(&values);
-                self.inv_norms.push(inv_norm);
+                let index = self.slots.len();
+                self.by_id.insert(id, index);
+                self.data.extend(components.iter().map(|c| f32::from_le_bytes(*c)));
+                self.inv_norms.push(0.0);
                 self.slots.push(slot);
+                index
             }
-        }
+        };
+        let vector = &self.data[index * self.dim..(index + 1) * self.dim];
+        let norm = dot(vector, vector).sqrt();
+        self.inv_norms[index] = if norm > 0.0 { 1.0 / norm } else { 0.0 };
         Ok(())
     }
 
@@ -289,9 +305,9 @@ mod tests {
     fn search_ranks_by_cosine_and_filters() {
         let mut index = VectorIndex::new(2);
         let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        index.upsert(a, &row(&[1.0, 0.0], &["x"])).expect("upsert");
-        index.upsert(b, &row(&[10.0, 1.0], &["y"])).expect("upsert");
-        index.upsert(c, &row(&[0.0, 1.0], &["x"])).expect("upsert");
+        index.upsert(a, row(&[1.0, 0.0], &["x"])).expect("upsert");
+        index.upsert(b, row(&[10.0, 1.0], &["y"])).expect("upsert");
+        index.upsert(c, row(&[0.0, 1.0], &["x"])).expect("upsert");
         let (hits, scored) = index.search(&[1.0, 0.0], 2, &SearchFilter::default(), Metric::Cosine);
         assert_eq!(scored, 3);
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![a, b]);

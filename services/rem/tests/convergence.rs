@@ -2,9 +2,9 @@
 //! in any order and any number of times, leaves byte-identical tenant state.
 //! This is what lets replication deliver mutations at least once, in any order.
 
-use percolate_rem::ids::{entity_id, resource_id};
+use percolate_rem::ids::entity_id;
 use percolate_rem::model::{EdgeWrite, EntityWrite, MomentData, PropertyWrite, ResourceData};
-use percolate_rem::mutation::{AddEdges, DeleteResources, IdList, PutMoments, PutResources, RemoveEdges, UpsertEntities};
+use percolate_rem::mutation::{AddEdges, ChunkRef, DeleteResources, IdList, PutMoments, PutResources, RemoveEdges, UpsertEntities};
 use percolate_rem::stamp::Stamp;
 use percolate_rem::{Mutation, Op, StoreConfig, TenantId, TenantStore};
 use proptest::prelude::*;
@@ -39,8 +39,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .collect();
         Op::PutResources(PutResources { resources, replace_uris: replace })
     });
-    let delete_chunk = (0..2usize, 0..3u32).prop_map(|(u, ord)| Op::DeleteResources(DeleteResources { ids: vec![resource_id(URIS[u], ord).as_bytes().to_vec()], uris: vec![] }));
-    let delete_uri = (0..2usize).prop_map(|u| Op::DeleteResources(DeleteResources { ids: vec![], uris: vec![URIS[u].into()] }));
+    let delete_chunk = (0..2usize, 0..3u32).prop_map(|(u, ord)| Op::DeleteResources(DeleteResources { chunks: vec![ChunkRef { uri: URIS[u].into(), chunk_ordinal: ord }], uris: vec![] }));
+    let delete_uri = (0..2usize).prop_map(|u| Op::DeleteResources(DeleteResources { chunks: vec![], uris: vec![URIS[u].into()] }));
     let upsert = (0..3usize, 0..2usize, prop::option::of(0..5u8)).prop_map(|(k, p, v)| {
         let properties = vec![PropertyWrite { name: PROPS[p].into(), value_json: v.map(|v| v.to_string()) }];
         Op::UpsertEntities(UpsertEntities { entities: vec![EntityWrite { entity_type: "t".into(), key: KEYS[k].into(), properties }] })

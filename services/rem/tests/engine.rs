@@ -59,7 +59,8 @@ fn resources_put_get_search_and_delete() {
     assert_eq!(result.candidates, 1);
     assert_eq!(result.hits[0].0.data.content, "gamma");
 
-    let outcome = t.write(Op::DeleteResources(DeleteResources { ids: vec![resource_id("doc://a", 0).as_bytes().to_vec()], uris: vec![] })).expect("delete");
+    let chunks = t.chunk_refs(&[resource_id("doc://a", 0)]).expect("refs").into_iter().flatten().collect();
+    let outcome = t.write(Op::DeleteResources(DeleteResources { chunks, uris: vec![] })).expect("delete");
     assert_eq!(outcome.report.resources_deleted, 1);
     assert!(t.get_resources(&[resource_id("doc://a", 0)], false).expect("get")[0].is_none());
     assert_eq!(t.search(&search(vec![1.0, 0.0, 0.0], 10)).expect("search").hits.len(), 2);

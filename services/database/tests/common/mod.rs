@@ -64,6 +64,21 @@ impl DbProcess {
         self.child.wait().expect("reaped");
     }
 
+    /// Sends SIGTERM and waits (up to 10 s) for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(sent.success(), "SIGTERM could not be sent");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "percolate-db did not exit within 10 s of SIGTERM");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// GETs a path from the admin port and returns the body.
     pub fn admin_get(&self, path: &str) -> String {
         let mut stream = TcpStream::connect(self.admin).expect("admin connects");
