@@ -179,7 +179,7 @@ fn measure_tenant_open(dir: std::path::PathBuf, dim: usize) -> Result<Samples> {
             let resources = (start..start + 500)
                 .map(|i| ResourceData { uri: format!("bench://{}", i / 10), chunk_ordinal: i % 10, content: format!("chunk {i} ").repeat(20), embedding: random_vector(&mut rng, dim), ..Default::default() })
                 .collect();
-            tenant.write(Op::PutResources(PutResources { resources, replace_uris: false }))?;
+            tenant.write(Op::PutResources(PutResources { resources, replace_uris: false, embedding_model: String::new() }))?;
         }
     }
     let mut samples = Samples::default();

@@ -98,7 +98,7 @@ impl Client {
 
     /// Writes resource chunks; with `replace_uris` their uris are replaced whole.
     pub async fn put_resources(&self, resources: Vec<ResourceInput>, replace_uris: bool) -> Result<pb::PutResourcesResponse> {
-        let message = pb::PutResourcesRequest { resources: resources.into_iter().map(|r| r.0).collect(), replace_uris, durability: 0 };
+        let message = pb::PutResourcesRequest { resources: resources.into_iter().map(|r| r.0).collect(), replace_uris, ..Default::default() };
         Ok(self.raw().put_resources(self.request(message)).await?.into_inner())
     }
 
@@ -127,6 +127,13 @@ impl Client {
             top_k,
             ..Default::default()
         };
+        Ok(self.search(message).await?.hits)
+    }
+
+    /// The `top_k` resources closest in meaning to `text` (embedded by the
+    /// node with the tenant's model).
+    pub async fn search_text(&self, text: &str, top_k: u32) -> Result<Vec<pb::SearchHit>> {
+        let message = pb::SearchResourcesRequest { query: Some(pb::search_resources_request::Query::Text(text.to_owned())), top_k, ..Default::default() };
         Ok(self.search(message).await?.hits)
     }
 

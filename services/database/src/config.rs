@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use percolate_embedder::EmbedderConfig;
 use percolate_rem::StoreConfig;
 use serde::{Deserialize, Serialize};
 
 /// Keys read from `PERCOLATE_*` variables (others, such as the CLI's
 /// `PERCOLATE_TENANT`, belong to other programs).
-const CONFIG_FIELDS: [&str; 12] = [
+const CONFIG_FIELDS: [&str; 17] = [
     "listen",
     "admin_listen",
     "data_dir",
@@ -26,6 +27,11 @@ const CONFIG_FIELDS: [&str; 12] = [
     "tenant_idle_secs",
     "sync_writes",
     "log_format",
+    "embedding_mode",
+    "embedding_model_path",
+    "embedding_tokenizer_path",
+    "embedding_ort_library",
+    "embedding_threads",
 ];
 
 /// Settings of a database node.
@@ -56,6 +62,17 @@ pub struct DbConfig {
     pub sync_writes: bool,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// `auto` (use the embedding model when its files exist), `required`
+    /// (refuse to start without it) or `off`.
+    pub embedding_mode: String,
+    /// The ONNX sentence-embedding model (default: the one scripts/bootstrap installs).
+    pub embedding_model_path: Option<PathBuf>,
+    /// Its tokenizer.json.
+    pub embedding_tokenizer_path: Option<PathBuf>,
+    /// ONNX Runtime's shared library.
+    pub embedding_ort_library: Option<PathBuf>,
+    /// Threads ONNX Runtime uses per call.
+    pub embedding_threads: usize,
 }
 
 impl Default for DbConfig {
@@ -73,6 +90,11 @@ impl Default for DbConfig {
             tenant_idle_secs: 600,
             sync_writes: true,
             log_format: "text".into(),
+            embedding_mode: "auto".into(),
+            embedding_model_path: None,
+            embedding_tokenizer_path: None,
+            embedding_ort_library: None,
+            embedding_threads: 2,
         }
     }
 }
@@ -100,6 +122,10 @@ pub struct DbArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+    /// Embedding model: auto, required or off.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_mode: Option<String>,
 }
 
 impl DbConfig {
@@ -127,7 +153,22 @@ impl DbConfig {
         anyhow::ensure!(self.write_buffer_mb >= 8, "write_buffer_mb must be at least 8");
         anyhow::ensure!(!self.node_id.is_empty() && self.node_id.len() <= 64, "node_id must be 1 to 64 characters");
         anyhow::ensure!(matches!(self.log_format.as_str(), "text" | "json"), "log_format must be 'text' or 'json'");
+        anyhow::ensure!(matches!(self.embedding_mode.as_str(), "auto" | "required" | "off"), "embedding_mode must be 'auto', 'required' or 'off'");
+        anyhow::ensure!(self.embedding_threads >= 1, "embedding_threads must be at least 1");
         Ok(())
+    }
+
+    /// The embedding model's settings (paths default to where
+    /// `scripts/bootstrap` installs the model).
+    pub fn embedder_config(&self) -> EmbedderConfig {
+        let defaults = EmbedderConfig::default();
+        EmbedderConfig {
+            model_path: self.embedding_model_path.clone().unwrap_or(defaults.model_path),
+            tokenizer_path: self.embedding_tokenizer_path.clone().unwrap_or(defaults.tokenizer_path),
+            ort_library_path: self.embedding_ort_library.clone().unwrap_or(defaults.ort_library_path),
+            intra_threads: self.embedding_threads,
+            ..defaults
+        }
     }
 
     /// The storage engine's settings.

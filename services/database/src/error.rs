@@ -1,5 +1,6 @@
 //! The database service's error type and its one mapping to `tonic::Status`.
 
+use percolate_embedder::EmbedError;
 use percolate_rem::RemError;
 use thiserror::Error;
 use tonic::{Code, Status};
@@ -10,6 +11,9 @@ pub enum DbError {
     /// The storage engine refused or failed.
     #[error(transparent)]
     Rem(#[from] RemError),
+    /// The embedding model failed or is not usable.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
     /// The request is malformed.
     #[error("{0}")]
     InvalidArgument(String),
@@ -42,6 +46,10 @@ impl From<DbError> for Status {
                 RemError::OpenFailed { .. } => Code::Unavailable,
                 RemError::Storage(_) | RemError::Io(_) => Code::Internal,
                 RemError::Corrupt { .. } => Code::DataLoss,
+            },
+            DbError::Embed(embed) => match embed {
+                EmbedError::Missing { .. } | EmbedError::Model(_) => Code::FailedPrecondition,
+                EmbedError::Runtime(_) => Code::Internal,
             },
             DbError::InvalidArgument(_) => Code::InvalidArgument,
             DbError::FailedPrecondition(_) => Code::FailedPrecondition,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use percolate_embedder::Embedder;
 use percolate_proto::v1::database_server::DatabaseServer;
 use percolate_rem::TenantStore;
 use tokio::net::TcpListener;
@@ -30,6 +31,7 @@ pub async fn serve(config: DbConfig, grpc: TcpListener, admin: Option<TcpListene
     let store_config = config.store_config();
     let store = Arc::new(tokio::task::spawn_blocking(move || TenantStore::open(store_config)).await??);
     let metrics = Arc::new(Metrics::new(&config.tier));
+    let embedder = load_embedder(&config).await?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<DatabaseServer<DatabaseService>>().await;
@@ -41,7 +43,7 @@ pub async fn serve(config: DbConfig, grpc: TcpListener, admin: Option<TcpListene
         .register_encoded_file_descriptor_set(percolate_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let database = DatabaseServer::new(DatabaseService::new(store.clone()))
+    let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
 
@@ -96,6 +98,22 @@ fn incoming_without_nagle(listener: TcpListener) -> impl tokio_stream::Stream<It
         }
         accepted
     })
+}
+
+/// Loads the embedding model as `embedding_mode` says: `off` never, `auto`
+/// when its files exist, `required` always (failing start-up without it).
+async fn load_embedder(config: &DbConfig) -> anyhow::Result<Option<Arc<Embedder>>> {
+    let settings = config.embedder_config();
+    match config.embedding_mode.as_str() {
+        "off" => return Ok(None),
+        "auto" if !settings.files_present() => {
+            tracing::warn!(model = %settings.model_path.display(), "no embedding model found (run scripts/bootstrap): text search and embedding on write are off");
+            return Ok(None);
+        }
+        _ => {}
+    }
+    let embedder = tokio::task::spawn_blocking(move || Embedder::load(&settings)).await??;
+    Ok(Some(Arc::new(embedder)))
 }
 
 async fn evict_idle_tenants(store: Arc<TenantStore>) {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use percolate_proto::v1 as pb;
 use percolate_proto::v1::database_server::Database;
 use percolate_rem::mutation::{AddEdges, DeleteResources, IdList, PutMoments, PutResources, RemoveEdges, UpsertEntities};
+use percolate_embedder::Embedder;
+use percolate_rem::model::ResourceData;
 use percolate_rem::stamp::now_micros;
+use percolate_rem::validate::MAX_BATCH_ITEMS;
 use percolate_rem::{FeedQuery, Op, SearchQuery, Tenant, TenantStore, TraverseQuery};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -31,12 +34,14 @@ const MAX_READ_IDS: usize = 1000;
 #[derive(Clone)]
 pub struct DatabaseService {
     store: Arc<TenantStore>,
+    embedder: Option<Arc<Embedder>>,
 }
 
 impl DatabaseService {
-    /// A service over `store`.
-    pub fn new(store: Arc<TenantStore>) -> Self {
-        Self { store }
+    /// A service over `store`; with an `embedder` it embeds query text and
+    /// resources written without a vector.
+    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>) -> Self {
+        Self { store, embedder }
     }
 
     /// Runs `work` on the request's tenant on the blocking pool, inside a
@@ -59,6 +64,50 @@ impl DatabaseService {
     }
 }
 
+/// Embeds, with the node's model, the chunks written without a vector (and
+/// with some text). Returns how many; sets `model` to the node's model.
+fn embed_missing(embedder: &Embedder, resources: &mut [ResourceData], model: &mut String) -> Result<u32> {
+    let pending: Vec<usize> = (0..resources.len()).filter(|&i| resources[i].embedding.is_empty() && !resources[i].content.trim().is_empty()).collect();
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let supplied = resources.iter().any(|r| !r.embedding.is_empty());
+    if supplied && model.as_str() != embedder.model_id() {
+        return Err(DbError::invalid(format!(
+            "this batch mixes supplied embeddings (model '{model}') with chunks this node would embed with '{}': send one kind per request",
+            embedder.model_id()
+        )));
+    }
+    let texts: Vec<&str> = pending.iter().map(|&i| resources[i].content.as_str()).collect();
+    let vectors = embedder.embed(&texts)?;
+    for (i, vector) in pending.iter().zip(vectors) {
+        resources[*i].embedding = vector;
+    }
+    embedder.model_id().clone_into(model);
+    Ok(pending.len() as u32)
+}
+
+/// The query vector of a text search, refusing tenants whose vectors come
+/// from another (or an unknown) model: comparing them would be noise.
+fn embed_query(embedder: Option<&Embedder>, tenant: &Tenant, text: &str) -> Result<Vec<f32>> {
+    let embedder = embedder.ok_or_else(|| DbError::FailedPrecondition("this node has no embedding model: search with a vector".into()))?;
+    if tenant.dimension() != 0 {
+        match tenant.embedding_model()? {
+            Some(model) if model == embedder.model_id() => {}
+            Some(model) => {
+                return Err(DbError::FailedPrecondition(format!("this tenant's vectors come from model '{model}' but this node embeds with '{}': search with a vector", embedder.model_id())));
+            }
+            None => {
+                return Err(DbError::FailedPrecondition(
+                    "this tenant's vectors were written without a model name, so text cannot be compared with them: search with a vector, or write with embedding_model set".into(),
+                ));
+            }
+        }
+    }
+    let mut vectors = embedder.embed(&[text])?;
+    vectors.pop().ok_or_else(|| DbError::Internal("the model returned no vector".into()))
+}
+
 fn check_read_ids(n: usize) -> Result<()> {
     if n > MAX_READ_IDS {
         return Err(DbError::invalid(format!("{n} ids in one read; the limit is {MAX_READ_IDS}")));
@@ -77,13 +126,23 @@ fn or_default(value: u32, default: u32, max: u32, what: &str) -> Result<u32> {
 #[tonic::async_trait]
 impl Database for DatabaseService {
     async fn put_resources(&self, request: Request<pb::PutResourcesRequest>) -> std::result::Result<Response<pb::PutResourcesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
+        let embedder = self.embedder.clone();
+        self.on_tenant(request, move |tenant, req| {
             convert::durability_in(req.durability)?;
+            // Before any embedding work: an oversized batch costs nothing.
+            if req.resources.len() > MAX_BATCH_ITEMS {
+                return Err(DbError::invalid(format!("{} resources in one request; the limit is {MAX_BATCH_ITEMS}", req.resources.len())));
+            }
             let now = now_micros();
-            let resources = req.resources.into_iter().map(|r| convert::resource_in(r, now)).collect::<Result<Vec<_>>>()?;
+            let mut resources = req.resources.into_iter().map(|r| convert::resource_in(r, now)).collect::<Result<Vec<_>>>()?;
             let ids = resources.iter().map(|r| percolate_rem::ids::resource_id(&r.uri, r.chunk_ordinal).to_string()).collect();
-            let outcome = tenant.write(Op::PutResources(PutResources { resources, replace_uris: req.replace_uris }))?;
-            Ok(pb::PutResourcesResponse { ids, replaced_chunks: outcome.report.resources_deleted })
+            let mut embedding_model = req.embedding_model;
+            let embedded_by_node = match &embedder {
+                Some(embedder) => embed_missing(embedder, &mut resources, &mut embedding_model)?,
+                None => 0,
+            };
+            let outcome = tenant.write(Op::PutResources(PutResources { resources, replace_uris: req.replace_uris, embedding_model }))?;
+            Ok(pb::PutResourcesResponse { ids, replaced_chunks: outcome.report.resources_deleted, embedded_by_node })
         })
         .await
     }
@@ -123,12 +182,11 @@ impl Database for DatabaseService {
     }
 
     async fn search_resources(&self, request: Request<pb::SearchResourcesRequest>) -> std::result::Result<Response<pb::SearchResourcesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
+        let embedder = self.embedder.clone();
+        self.on_tenant(request, move |tenant, req| {
             let vector = match req.query {
                 Some(pb::search_resources_request::Query::Vector(v)) => v.values,
-                Some(pb::search_resources_request::Query::Text(_)) => {
-                    return Err(DbError::FailedPrecondition("this node has no embedding model configured: search with a vector".into()));
-                }
+                Some(pb::search_resources_request::Query::Text(text)) => embed_query(embedder.as_deref(), tenant, &text)?,
                 None => return Err(DbError::invalid("search needs a query: text or vector")),
             };
             percolate_rem::vectors::validate_vector("query vector", &vector)?;

@@ -141,14 +141,3 @@ async fn two_tenants_never_see_each_other() {
     assert!(bob.list_moments(pb::ListMomentsRequest::default()).await.expect("feed").moments.is_empty());
     assert_eq!(bob.tenant_stats().await.expect("stats").resources, 0);
 }
-
-#[tokio::test]
-async fn chat_and_text_search_say_what_is_missing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = DbProcess::start(dir.path());
-    let client = db.client("acme").await;
-    let text = pb::SearchResourcesRequest { query: Some(pb::search_resources_request::Query::Text("hello".into())), ..Default::default() };
-    assert_eq!(client.search(text).await.expect_err("no model").code(), Some(Code::FailedPrecondition));
-    let chat = client.raw().chat(client.request(pb::ChatRequest { question: "hi".into(), ..Default::default() })).await.expect_err("not yet");
-    assert_eq!(chat.code(), Code::Unimplemented);
-}

@@ -89,7 +89,7 @@ async fn bad_writes_are_rejected_whole() {
     assert_eq!(status_of(client.list_moments(bad_page).await).await, Code::InvalidArgument);
     let too_deep = pb::TraverseRequest { start_ids: vec![uuid::Uuid::nil().to_string()], max_depth: 11, ..Default::default() };
     assert_eq!(status_of(client.traverse(too_deep).await).await, Code::InvalidArgument);
-    let replicated = pb::PutResourcesRequest { resources: vec![ResourceInput::new("doc://r", "x").0], replace_uris: false, durability: pb::Durability::Replicated as i32 };
+    let replicated = pb::PutResourcesRequest { resources: vec![ResourceInput::new("doc://r", "x").0], durability: pb::Durability::Replicated as i32, ..Default::default() };
     assert_eq!(client.raw().put_resources(client.request(replicated)).await.expect_err("no replication").code(), Code::FailedPrecondition);
 
     assert_unchanged(&client, &before).await;

@@ -9,7 +9,7 @@ use crate::output;
 /// Commands that talk to a running server.
 #[derive(Subcommand)]
 pub enum ClientCommand {
-    /// Write a resource chunk.
+    /// Write a resource chunk (embedded by the server when no --embedding is given).
     Put {
         /// The document's uri.
         #[arg(long)]
@@ -29,10 +29,13 @@ pub enum ClientCommand {
         /// The chunk's text.
         content: String,
     },
-    /// Find resources closest to a vector.
+    /// Find resources closest in meaning to a text or a vector.
     Search {
+        /// Query text (embedded by the server).
+        #[arg(long, conflicts_with = "vector", required_unless_present = "vector")]
+        text: Option<String>,
         /// Comma-separated query vector.
-        #[arg(long, value_delimiter = ',', allow_hyphen_values = true, required = true)]
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         vector: Vec<f32>,
         /// Number of hits.
         #[arg(long, default_value_t = 10)]
@@ -134,9 +137,13 @@ pub async fn run(client: &Client, command: ClientCommand, json: bool) -> Result<
             let written = client.put_resources(vec![input], replace).await?;
             output::ids(&written.ids, json);
         }
-        ClientCommand::Search { vector, top_k, tags, uri_prefix } => {
+        ClientCommand::Search { text, vector, top_k, tags, uri_prefix } => {
+            let query = match text {
+                Some(text) => pb::search_resources_request::Query::Text(text),
+                None => pb::search_resources_request::Query::Vector(pb::Vector { values: vector }),
+            };
             let request = pb::SearchResourcesRequest {
-                query: Some(pb::search_resources_request::Query::Vector(pb::Vector { values: vector })),
+                query: Some(query),
                 top_k,
                 filter: Some(pb::ResourceFilter { tags_all: tags, uri_prefix, ..Default::default() }),
                 ..Default::default()

@@ -62,8 +62,8 @@ async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
         "percolate dev listening on {addr} admin {admin}\n\
          data in {data}\n\
          try:\n  \
-         percolate --endpoint http://{addr} --tenant demo put --uri note://1 --embedding 0.1,0.9,0.2 \"hello percolate\"\n  \
-         percolate --endpoint http://{addr} --tenant demo search --vector 0.1,0.8,0.3\n  \
+         percolate --endpoint http://{addr} --tenant demo put --uri note://1 \"Percolate remembers documents, entities and moments\"\n  \
+         percolate --endpoint http://{addr} --tenant demo search --text \"what does it remember?\"\n  \
          grpcurl -plaintext -H 'x-tenant-id: demo' {addr} percolate.v1.Database/GetTenantStats\n",
         admin = admin_addr.map_or("off".into(), |a| a.to_string()),
         data = config.data_dir.display(),

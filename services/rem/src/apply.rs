@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{RemError, Result};
 use crate::ids::{entity_id, resource_id};
-use crate::keys::{Cf, KeyBuf, META_COUNTERS, META_DIMENSION};
+use crate::keys::{Cf, KeyBuf, META_COUNTERS, META_DIMENSION, META_EMBEDDING_MODEL};
 use crate::model::{Counters, EdgeRow, EdgeWrite, EntityRow, EntityWrite, MomentData, MomentRow, PropertyRow, ResourceData, ResourceRow, VectorRow};
 use crate::mutation::{DeleteResources, Mutation, Op, PutResources};
 use crate::stamp::Stamp;
@@ -109,6 +109,9 @@ impl Applier<'_, '_> {
     // ---- resources ----
 
     fn put_resources(&mut self, put: &PutResources) -> Result<()> {
+        if !put.embedding_model.is_empty() && put.resources.iter().any(|r| !r.embedding.is_empty()) {
+            self.record_embedding_model(&put.embedding_model)?;
+        }
         if put.replace_uris {
             let mut uris: Vec<&str> = put.resources.iter().map(|r| r.uri.as_str()).collect();
             uris.sort_unstable();
@@ -195,6 +198,21 @@ impl Applier<'_, '_> {
         self.txn.put_msg(Cf::Resources, id.as_bytes().to_vec(), &row);
         self.txn.put(Cf::UriChunks, KeyBuf::new().str(&data.uri).u32(data.chunk_ordinal).build(), id.as_bytes().to_vec());
         self.counters.resources += 1;
+        Ok(())
+    }
+
+    /// Records which model made the tenant's vectors; one model per tenant.
+    fn record_embedding_model(&mut self, model: &str) -> Result<()> {
+        match self.txn.get(Cf::Meta, META_EMBEDDING_MODEL)? {
+            None => self.txn.put(Cf::Meta, META_EMBEDDING_MODEL.to_vec(), model.as_bytes().to_vec()),
+            Some(recorded) if recorded == model.as_bytes() => {}
+            Some(recorded) => {
+                return Err(RemError::FailedPrecondition(format!(
+                    "this tenant's vectors come from model '{}', not '{model}'",
+                    String::from_utf8_lossy(&recorded)
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -57,6 +57,10 @@ pub struct PutResources {
     /// Delete every other chunk of the uris written.
     #[prost(bool, tag = "2")]
     pub replace_uris: bool,
+    /// Model that produced the embeddings, recorded for the tenant; empty
+    /// when unknown.
+    #[prost(string, tag = "3")]
+    pub embedding_model: String,
 }
 
 /// Delete resource chunks and whole uris.

@@ -71,6 +71,11 @@ pub fn validate_op(tenant: &Tenant, op: &Op) -> Result<()> {
     match op {
         Op::PutResources(put) => {
             check_batch("resources", put.resources.len())?;
+            if !put.embedding_model.is_empty() && put.resources.iter().any(|r| !r.embedding.is_empty()) {
+                if let Some(recorded) = tenant.embedding_model()?.filter(|m| *m != put.embedding_model) {
+                    return Err(RemError::FailedPrecondition(format!("this tenant's vectors come from model '{recorded}', not '{}'", put.embedding_model)));
+                }
+            }
             let mut seen = HashSet::new();
             let mut dim = tenant.dimension();
             for (i, r) in put.resources.iter().enumerate() {

@@ -37,7 +37,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
                 ..Default::default()
             })
             .collect();
-        Op::PutResources(PutResources { resources, replace_uris: replace })
+        Op::PutResources(PutResources { resources, replace_uris: replace, embedding_model: String::new() })
     });
     let delete_chunk = (0..2usize, 0..3u32).prop_map(|(u, ord)| Op::DeleteResources(DeleteResources { chunks: vec![ChunkRef { uri: URIS[u].into(), chunk_ordinal: ord }], uris: vec![] }));
     let delete_uri = (0..2usize).prop_map(|u| Op::DeleteResources(DeleteResources { chunks: vec![], uris: vec![URIS[u].into()] }));

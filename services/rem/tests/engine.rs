@@ -21,7 +21,7 @@ fn chunk(uri: &str, ordinal: u32, content: &str, embedding: Vec<f32>) -> Resourc
 }
 
 fn put(chunks: Vec<ResourceData>, replace: bool) -> Op {
-    Op::PutResources(PutResources { resources: chunks, replace_uris: replace })
+    Op::PutResources(PutResources { resources: chunks, replace_uris: replace, embedding_model: String::new() })
 }
 
 fn upsert(entity_type: &str, key: &str, props: &[(&str, Option<&str>)]) -> Op {
