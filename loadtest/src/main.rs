@@ -88,6 +88,13 @@ async fn main() -> Result<()> {
     report.latency("entity get by id (gRPC)", &gets);
     report.latency("traverse 2 hops, 5 edges/entity, limit 100 (gRPC)", &hops);
 
+    let text_client = client.with_tenant("bench-text")?;
+    let started = Instant::now();
+    let (put_text, chunks) = load_text(&text_client, &mut rng).await?;
+    report.throughput("put text-only chunks, ~40 words, embedded on the node (batches of 32)", chunks as f64 / started.elapsed().as_secs_f64(), "chunks/s");
+    report.latency("put batch of 32 text-only chunks (embedding + fsync)", &put_text);
+    report.latency(&format!("search by text, top-10, {chunks} chunks (embed query + exact search, gRPC)"), &measure_text_search(&text_client, &mut rng).await?);
+
     let open = measure_tenant_open(scratch.path().join("open"), args.dim)?;
     report.latency("tenant open, 10k resources with vectors (engine)", &open);
 
@@ -127,6 +134,41 @@ async fn measure_search(client: &Client, rng: &mut StdRng, dim: usize, n: usize)
         let hits = client.search_vector(query, 10).await?;
         latency.push(started.elapsed());
         anyhow::ensure!(hits.len() == 10, "search returned {} hits", hits.len());
+    }
+    Ok(latency)
+}
+
+const WORDS: [&str; 24] = [
+    "memory", "agent", "database", "vector", "tenant", "graph", "moment", "search", "invoice", "customer", "meeting", "project",
+    "deadline", "report", "revenue", "engineer", "release", "incident", "design", "budget", "contract", "travel", "policy", "support",
+];
+
+fn sentence(rng: &mut StdRng, words: usize) -> String {
+    (0..words).map(|_| WORDS[rng.random_range(0..WORDS.len())]).collect::<Vec<_>>().join(" ")
+}
+
+/// Writes text-only chunks that the node embeds; returns put latencies and the chunk count.
+async fn load_text(client: &Client, rng: &mut StdRng) -> Result<(Samples, usize)> {
+    let mut latency = Samples::default();
+    let total = 1024;
+    for start in (0..total).step_by(32) {
+        let chunks = (start..start + 32).map(|i| ResourceInput::new(format!("text://doc/{}", i / 8), sentence(rng, 40)).ordinal((i % 8) as u32)).collect();
+        let started = Instant::now();
+        let written = client.put_resources(chunks, false).await?;
+        latency.push(started.elapsed());
+        anyhow::ensure!(written.embedded_by_node == 32, "the node did not embed (is the model installed? run scripts/bootstrap)");
+    }
+    Ok((latency, total))
+}
+
+async fn measure_text_search(client: &Client, rng: &mut StdRng) -> Result<Samples> {
+    let mut latency = Samples::default();
+    for _ in 0..200 {
+        let query = sentence(rng, 6);
+        let started = Instant::now();
+        let hits = client.search_text(&query, 10).await?;
+        latency.push(started.elapsed());
+        anyhow::ensure!(hits.len() == 10, "text search returned {} hits", hits.len());
     }
     Ok(latency)
 }
