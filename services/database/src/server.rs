@@ -81,7 +81,7 @@ pub async fn serve(config: DbConfig, grpc: TcpListener, admin: Option<TcpListene
     if let Some(task) = admin_task {
         task.abort();
     }
-    tokio::task::spawn_blocking(move || store.close_all()).await?;
+    tokio::task::spawn_blocking(move || store.shut_down()).await?;
     tracing::info!("database node stopped");
     Ok(())
 }

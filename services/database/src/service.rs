@@ -134,14 +134,16 @@ impl Database for DatabaseService {
                 return Err(DbError::invalid(format!("{} resources in one request; the limit is {MAX_BATCH_ITEMS}", req.resources.len())));
             }
             let now = now_micros();
-            let mut resources = req.resources.into_iter().map(|r| convert::resource_in(r, now)).collect::<Result<Vec<_>>>()?;
+            let resources = req.resources.into_iter().map(|r| convert::resource_in(r, now)).collect::<Result<Vec<_>>>()?;
             let ids = resources.iter().map(|r| percolate_rem::ids::resource_id(&r.uri, r.chunk_ordinal).to_string()).collect();
-            let mut embedding_model = req.embedding_model;
+            let mut put = PutResources { resources, replace_uris: req.replace_uris, embedding_model: req.embedding_model };
+            // Reject a bad batch before spending model time on it.
+            percolate_rem::validate::validate_put(tenant, &put)?;
             let embedded_by_node = match &embedder {
-                Some(embedder) => embed_missing(embedder, &mut resources, &mut embedding_model)?,
+                Some(embedder) => embed_missing(embedder, &mut put.resources, &mut put.embedding_model)?,
                 None => 0,
             };
-            let outcome = tenant.write(Op::PutResources(PutResources { resources, replace_uris: req.replace_uris, embedding_model }))?;
+            let outcome = tenant.write(Op::PutResources(put))?;
             Ok(pb::PutResourcesResponse { ids, replaced_chunks: outcome.report.resources_deleted, embedded_by_node })
         })
         .await
@@ -169,6 +171,7 @@ impl Database for DatabaseService {
     async fn delete_resources(&self, request: Request<pb::DeleteResourcesRequest>) -> std::result::Result<Response<pb::DeleteResourcesResponse>, Status> {
         self.on_tenant(request, |tenant, req| {
             convert::durability_in(req.durability)?;
+            check_read_ids(req.ids.len())?;
             let ids = parse_ids("resource", &req.ids)?;
             // Ids that do not exist have nothing to delete.
             let chunks: Vec<_> = tenant.chunk_refs(&ids)?.into_iter().flatten().collect();

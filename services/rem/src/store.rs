@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,7 @@ pub struct TenantStore {
     activity: Mutex<HashMap<TenantId, Instant>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    shutting_down: AtomicBool,
     // Kept alive for as long as any tenant uses them.
     _cache: Cache,
     _write_buffers: WriteBufferManager,
@@ -110,6 +111,7 @@ impl TenantStore {
             activity: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
             _cache: cache,
             _write_buffers: write_buffers,
             _env: env,
@@ -124,36 +126,48 @@ impl TenantStore {
     /// The tenant, opened (and created) if needed. Concurrent callers for the
     /// same tenant wait for one open.
     pub fn tenant(&self, id: &TenantId) -> Result<Arc<Tenant>> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(RemError::OpenFailed { tenant: id.to_string(), reason: "the node is shutting down".into() });
+        }
         let now = Instant::now();
         self.activity.lock().insert(id.clone(), now);
+        // Every clone of a tenant (and every drop of a slot's cell by a
+        // caller) happens under the `open` lock, so eviction, which checks
+        // reference counts under the same lock, never closes a tenant in use.
         let cell = {
             let mut open = self.open.lock();
             let slot = open.entry(id.clone()).or_insert_with(|| Slot { cell: Arc::new(OnceLock::new()), last_used: now });
             slot.last_used = now;
+            if let Some(Ok(tenant)) = slot.cell.get() {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(tenant.clone());
+            }
             slot.cell.clone()
         };
         let mut opened_here = false;
-        let result = cell.get_or_init(|| {
+        cell.get_or_init(|| {
             opened_here = true;
             self.open_tenant(id)
         });
-        match result {
+        let outcome = {
+            let mut open = self.open.lock();
+            let outcome = cell.get().cloned().unwrap_or_else(|| Err("the open was interrupted".into()));
+            if outcome.is_err() && open.get(id).is_some_and(|slot| Arc::ptr_eq(&slot.cell, &cell)) {
+                open.remove(id);
+            }
+            drop(cell);
+            outcome
+        };
+        match outcome {
             Ok(tenant) => {
                 let counter = if opened_here { &self.misses } else { &self.hits };
                 counter.fetch_add(1, Ordering::Relaxed);
-                let tenant = tenant.clone();
                 if opened_here {
                     self.evict_over_capacity();
                 }
                 Ok(tenant)
             }
-            Err(reason) => {
-                let mut open = self.open.lock();
-                if open.get(id).is_some_and(|slot| Arc::ptr_eq(&slot.cell, &cell)) {
-                    open.remove(id);
-                }
-                Err(RemError::OpenFailed { tenant: id.to_string(), reason: reason.clone() })
-            }
+            Err(reason) => Err(RemError::OpenFailed { tenant: id.to_string(), reason }),
         }
     }
 
@@ -196,7 +210,14 @@ impl TenantStore {
         closed
     }
 
-    /// Closes every open tenant (graceful shutdown).
+    /// Refuses new tenant lookups from now on and closes every open tenant
+    /// (graceful shutdown).
+    pub fn shut_down(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.close_all();
+    }
+
+    /// Closes every open tenant; they reopen on next use.
     pub fn close_all(&self) {
         let victims = {
             let mut open = self.open.lock();

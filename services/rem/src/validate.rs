@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{RemError, Result};
 use crate::ids::resource_id;
-use crate::mutation::Op;
+use crate::mutation::{Op, PutResources};
 use crate::tenant::Tenant;
 use crate::vectors::validate_vector;
 
@@ -66,37 +66,40 @@ fn check_id_bytes(what: &str, id: &[u8]) -> Result<Uuid> {
     Uuid::from_slice(id).map_err(|_| RemError::invalid(format!("{what} is not a 16-byte id")))
 }
 
+/// Validates a resource put against the tenant's current state.
+pub fn validate_put(tenant: &Tenant, put: &PutResources) -> Result<()> {
+    check_batch("resources", put.resources.len())?;
+    if !put.embedding_model.is_empty() && put.resources.iter().any(|r| !r.embedding.is_empty()) {
+        if let Some(recorded) = tenant.embedding_model()?.filter(|m| *m != put.embedding_model) {
+            return Err(RemError::FailedPrecondition(format!("this tenant's vectors come from model '{recorded}', not '{}'", put.embedding_model)));
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut dim = tenant.dimension();
+    for (i, r) in put.resources.iter().enumerate() {
+        let what = format!("resources[{i}]");
+        check_name(&format!("{what}.uri"), &r.uri)?;
+        check_tags(&what, &r.tags)?;
+        check_json_object(&format!("{what}.metadata"), &r.metadata_json)?;
+        if !seen.insert(resource_id(&r.uri, r.chunk_ordinal)) {
+            return Err(RemError::invalid(format!("{what} repeats uri '{}' chunk {} of the same request", r.uri, r.chunk_ordinal)));
+        }
+        if !r.embedding.is_empty() {
+            validate_vector(&format!("{what}.embedding"), &r.embedding)?;
+            if dim == 0 {
+                dim = r.embedding.len();
+            } else if r.embedding.len() != dim {
+                return Err(RemError::invalid(format!("{what}.embedding has {} dimensions but this tenant's vectors have {dim}", r.embedding.len())));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Validates `op` against the tenant's current state.
 pub fn validate_op(tenant: &Tenant, op: &Op) -> Result<()> {
     match op {
-        Op::PutResources(put) => {
-            check_batch("resources", put.resources.len())?;
-            if !put.embedding_model.is_empty() && put.resources.iter().any(|r| !r.embedding.is_empty()) {
-                if let Some(recorded) = tenant.embedding_model()?.filter(|m| *m != put.embedding_model) {
-                    return Err(RemError::FailedPrecondition(format!("this tenant's vectors come from model '{recorded}', not '{}'", put.embedding_model)));
-                }
-            }
-            let mut seen = HashSet::new();
-            let mut dim = tenant.dimension();
-            for (i, r) in put.resources.iter().enumerate() {
-                let what = format!("resources[{i}]");
-                check_name(&format!("{what}.uri"), &r.uri)?;
-                check_tags(&what, &r.tags)?;
-                check_json_object(&format!("{what}.metadata"), &r.metadata_json)?;
-                if !seen.insert(resource_id(&r.uri, r.chunk_ordinal)) {
-                    return Err(RemError::invalid(format!("{what} repeats uri '{}' chunk {} of the same request", r.uri, r.chunk_ordinal)));
-                }
-                if !r.embedding.is_empty() {
-                    validate_vector(&format!("{what}.embedding"), &r.embedding)?;
-                    if dim == 0 {
-                        dim = r.embedding.len();
-                    } else if r.embedding.len() != dim {
-                        return Err(RemError::invalid(format!("{what}.embedding has {} dimensions but this tenant's vectors have {dim}", r.embedding.len())));
-                    }
-                }
-            }
-            Ok(())
-        }
+        Op::PutResources(put) => validate_put(tenant, put),
         Op::DeleteResources(del) => {
             check_batch("resource ids or uris", del.chunks.len() + del.uris.len())?;
             del.chunks.iter().try_for_each(|c| check_name("uri", &c.uri))?;

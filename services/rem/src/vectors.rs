@@ -271,6 +271,9 @@ pub fn validate_vector(what: &str, values: &[f32]) -> Result<()> {
     if values.iter().all(|v| *v == 0.0) {
         return Err(RemError::invalid(format!("{what} is all zeros")));
     }
+    if !dot(values, values).is_finite() {
+        return Err(RemError::invalid(format!("{what} is too large: its squared length overflows f32")));
+    }
     Ok(())
 }
 
@@ -329,6 +332,7 @@ mod tests {
         assert!(validate_vector("v", &[f32::NAN]).is_err());
         assert!(validate_vector("v", &[f32::INFINITY, 1.0]).is_err());
         assert!(validate_vector("v", &[0.0, 0.0]).is_err());
+        assert!(validate_vector("v", &[1e20, 1.0]).is_err());
         assert!(validate_vector("v", &[0.1, 0.0]).is_ok());
     }
 }
