@@ -17,12 +17,19 @@ pub enum Error {
     /// The server could not be reached.
     #[error("cannot connect: {0}")]
     Connect(#[from] tonic::transport::Error),
-    /// The server answered with an error status.
+    /// The server answered with an error status (its message says it all,
+    /// so it is not repeated as a source).
     #[error("{}: {}", .0.code(), .0.message())]
-    Status(#[from] Status),
+    Status(Status),
     /// The tenant id cannot be sent as metadata.
     #[error("tenant id '{0}' is not valid ASCII metadata")]
     InvalidTenant(String),
+}
+
+impl From<Status> for Error {
+    fn from(status: Status) -> Self {
+        Error::Status(status)
+    }
 }
 
 impl Error {
