@@ -90,11 +90,7 @@ impl Tenant {
 
     /// Live outgoing edges of `src`, only of `rel_types` when not empty.
     pub fn edges_from(&self, src: Uuid, rel_types: &[String]) -> Result<Vec<Edge>> {
-        let prefixes: Vec<Vec<u8>> = if rel_types.is_empty() {
-            vec![KeyBuf::new().id(&src).build()]
-        } else {
-            rel_types.iter().map(|rel| KeyBuf::new().id(&src).str(rel).build()).collect()
-        };
+        let prefixes = edge_prefixes(src, rel_types);
         let cf = handle(&self.db, Cf::EdgesOut)?;
         let mut edges = Vec::new();
         for prefix in prefixes {
@@ -115,11 +111,7 @@ impl Tenant {
 
     /// Live incoming edges of `dst`, only of `rel_types` when not empty.
     pub fn edges_to(&self, dst: Uuid, rel_types: &[String]) -> Result<Vec<Edge>> {
-        let prefixes: Vec<Vec<u8>> = if rel_types.is_empty() {
-            vec![KeyBuf::new().id(&dst).build()]
-        } else {
-            rel_types.iter().map(|rel| KeyBuf::new().id(&dst).str(rel).build()).collect()
-        };
+        let prefixes = edge_prefixes(dst, rel_types);
         let mut edges = Vec::new();
         for prefix in prefixes {
             for item in self.db.prefix_iterator_cf(handle(&self.db, Cf::EdgesIn)?, &prefix) {
@@ -191,5 +183,15 @@ impl Tenant {
             }
         }
         Ok(out)
+    }
+}
+
+/// Key prefixes of an entity's edges (either direction's index), one per
+/// relation type, or one for all of them.
+fn edge_prefixes(id: Uuid, rel_types: &[String]) -> Vec<Vec<u8>> {
+    if rel_types.is_empty() {
+        vec![KeyBuf::new().id(&id).build()]
+    } else {
+        rel_types.iter().map(|rel| KeyBuf::new().id(&id).str(rel).build()).collect()
     }
 }

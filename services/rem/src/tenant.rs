@@ -118,8 +118,7 @@ impl Tenant {
 
     /// Live-row counters.
     pub fn counters(&self) -> Result<Counters> {
-        let raw = self.db.get_cf(handle(&self.db, Cf::Meta)?, META_COUNTERS)?;
-        raw.map(|bytes| decode(Cf::Meta, &bytes)).transpose().map(Option::unwrap_or_default)
+        read_counters(&self.db)
     }
 
     /// Dimension of the tenant's vectors (0 before the first).
@@ -163,9 +162,14 @@ impl Tenant {
     }
 }
 
+fn read_counters(db: &DB) -> Result<Counters> {
+    let raw = db.get_cf(handle(db, Cf::Meta)?, META_COUNTERS)?;
+    raw.map(|bytes| decode(Cf::Meta, &bytes)).transpose().map(Option::unwrap_or_default)
+}
+
 fn load_vectors(db: &DB) -> Result<VectorIndex> {
     let dim = crate::apply::read_dimension(&BatchTxn::new(db))?;
-    let expected = db.get_cf(handle(db, Cf::Meta)?, META_COUNTERS)?.map(|b| decode::<Counters>(Cf::Meta, &b)).transpose()?.unwrap_or_default().embedded;
+    let expected = read_counters(db)?.embedded;
     let mut index = VectorIndex::with_capacity(dim as usize, expected as usize);
     let mut options = rocksdb::ReadOptions::default();
     options.set_readahead_size(4 << 20);
