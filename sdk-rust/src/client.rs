@@ -5,6 +5,7 @@ use std::time::Duration;
 use percolate_proto::TENANT_HEADER;
 use percolate_proto::v1 as pb;
 use percolate_proto::v1::database_client::DatabaseClient;
+use percolate_proto::v1::jobs_client::JobsClient;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
@@ -48,6 +49,7 @@ type Result<T> = std::result::Result<T, Error>;
 #[derive(Clone)]
 pub struct Client {
     inner: DatabaseClient<Channel>,
+    jobs: JobsClient<Channel>,
     tenant: MetadataValue<tonic::metadata::Ascii>,
     timeout: Option<Duration>,
 }
@@ -71,8 +73,9 @@ impl Client {
     /// A client over an existing channel.
     pub fn from_channel(channel: Channel, tenant: &str) -> Result<Self> {
         let tenant = MetadataValue::try_from(tenant).map_err(|_| Error::InvalidTenant(tenant.to_owned()))?;
-        let inner = DatabaseClient::new(channel).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
-        Ok(Self { inner, tenant, timeout: None })
+        let inner = DatabaseClient::new(channel.clone()).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
+        let jobs = JobsClient::new(channel);
+        Ok(Self { inner, jobs, tenant, timeout: None })
     }
 
     /// The same connection, as another tenant.
@@ -91,6 +94,12 @@ impl Client {
     /// add the tenant with [`Client::request`].
     pub fn raw(&self) -> DatabaseClient<Channel> {
         self.inner.clone()
+    }
+
+    /// The generated `Jobs` client (served by `percolate dev` and the
+    /// gateway). Remember to add the tenant with [`Client::request`].
+    pub fn raw_jobs(&self) -> JobsClient<Channel> {
+        self.jobs.clone()
     }
 
     /// Wraps a message in a request naming this client's tenant.
@@ -234,5 +243,51 @@ impl Client {
     /// Counts and settings of the tenant.
     pub async fn tenant_stats(&self) -> Result<pb::TenantStats> {
         Ok(self.raw().get_tenant_stats(self.request(pb::GetTenantStatsRequest {})).await?.into_inner())
+    }
+
+    // ---- jobs ----
+
+    /// Queues a background job.
+    pub async fn submit_job(&self, request: pb::SubmitJobRequest) -> Result<pb::Job> {
+        Ok(self.raw_jobs().submit_job(self.request(request)).await?.into_inner())
+    }
+
+    /// Queues ingestion of an uploaded object as the resources of `uri`.
+    pub async fn ingest(&self, object_key: &str, uri: &str) -> Result<pb::Job> {
+        let request = pb::SubmitJobRequest { kind: pb::JobKind::IngestDocument as i32, object_key: object_key.into(), uri: uri.into(), ..Default::default() };
+        self.submit_job(request).await
+    }
+
+    /// Reads a job.
+    pub async fn get_job(&self, id: &str) -> Result<pb::Job> {
+        Ok(self.raw_jobs().get_job(self.request(pb::GetJobRequest { id: id.into() })).await?.into_inner())
+    }
+
+    /// One page of the tenant's jobs, newest first.
+    pub async fn list_jobs(&self, request: pb::ListJobsRequest) -> Result<pb::ListJobsResponse> {
+        Ok(self.raw_jobs().list_jobs(self.request(request)).await?.into_inner())
+    }
+
+    /// Cancels a job that has not finished.
+    pub async fn cancel_job(&self, id: &str) -> Result<pb::Job> {
+        Ok(self.raw_jobs().cancel_job(self.request(pb::CancelJobRequest { id: id.into() })).await?.into_inner())
+    }
+
+    /// The job now and at each change until it finishes.
+    pub async fn watch_job(&self, id: &str) -> Result<tonic::Streaming<pb::Job>> {
+        Ok(self.raw_jobs().watch_job(self.request(pb::WatchJobRequest { id: id.into() })).await?.into_inner())
+    }
+
+    /// Follows a job until it finishes and returns its final state.
+    pub async fn wait_for_job(&self, id: &str) -> Result<pb::Job> {
+        let mut updates = self.watch_job(id).await?;
+        let mut last = None;
+        while let Some(job) = updates.message().await? {
+            last = Some(job);
+        }
+        match last {
+            Some(job) => Ok(job),
+            None => self.get_job(id).await,
+        }
     }
 }

@@ -161,14 +161,7 @@ impl DbConfig {
     /// The embedding model's settings (paths default to where
     /// `scripts/bootstrap` installs the model).
     pub fn embedder_config(&self) -> EmbedderConfig {
-        let defaults = EmbedderConfig::default();
-        EmbedderConfig {
-            model_path: self.embedding_model_path.clone().unwrap_or(defaults.model_path),
-            tokenizer_path: self.embedding_tokenizer_path.clone().unwrap_or(defaults.tokenizer_path),
-            ort_library_path: self.embedding_ort_library.clone().unwrap_or(defaults.ort_library_path),
-            intra_threads: self.embedding_threads,
-            ..defaults
-        }
+        EmbedderConfig::with_paths(self.embedding_model_path.clone(), self.embedding_tokenizer_path.clone(), self.embedding_ort_library.clone(), self.embedding_threads)
     }
 
     /// The storage engine's settings.
@@ -184,13 +177,6 @@ impl DbConfig {
             background_threads: 2,
         }
     }
-}
-
-/// Sets up logging (`RUST_LOG` filters, default `info`).
-pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
 #[cfg(test)]

@@ -10,4 +10,5 @@ pub mod service;
 pub mod tenancy;
 
 pub use config::{DbArgs, DbConfig};
-pub use server::{serve, shutdown_signal};
+pub use server::{Extras, Node, serve};
+pub use percolate_runtime::{init_logging, shutdown_signal};

@@ -17,7 +17,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = DbConfig::load(&cli.args)?;
-    percolate_database::config::init_logging(&config.log_format);
+    percolate_database::init_logging(&config.log_format);
     let grpc = tokio::net::TcpListener::bind(config.listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),

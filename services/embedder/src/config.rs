@@ -49,6 +49,19 @@ impl EmbedderConfig {
         self.model_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "unknown".into())
     }
 
+    /// The default model files (see [`default_model_dir`]) with any of them
+    /// replaced, running on `intra_threads` threads.
+    pub fn with_paths(model: Option<PathBuf>, tokenizer: Option<PathBuf>, ort_library: Option<PathBuf>, intra_threads: usize) -> Self {
+        let defaults = Self::default();
+        Self {
+            model_path: model.unwrap_or(defaults.model_path),
+            tokenizer_path: tokenizer.unwrap_or(defaults.tokenizer_path),
+            ort_library_path: ort_library.unwrap_or(defaults.ort_library_path),
+            intra_threads,
+            ..defaults
+        }
+    }
+
     /// Whether the model files exist where this config says.
     pub fn files_present(&self) -> bool {
         self.model_path.is_file() && self.tokenizer_path.is_file() && self.ort_library_path.is_file()

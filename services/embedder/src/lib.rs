@@ -53,6 +53,9 @@ fn open_session(env: &Environment, model: &Path, intra_threads: usize) -> ort::R
 pub struct Embedder {
     session: Mutex<Session>,
     tokenizer: Tokenizer,
+    /// The same tokenizer without truncation or padding, for counting.
+    counter: Tokenizer,
+    max_tokens: usize,
     has_token_types: bool,
     dimension: usize,
     batch_size: usize,
@@ -86,12 +89,15 @@ impl Embedder {
             .ok_or_else(|| EmbedError::Model("model has no 'last_hidden_state' output with a fixed last dimension".into()))? as usize;
 
         let mut tokenizer = Tokenizer::from_file(&config.tokenizer_path).map_err(|e| EmbedError::Model(format!("tokenizer {}: {e}", config.tokenizer_path.display())))?;
+        let mut counter = tokenizer.clone();
+        counter.with_truncation(None).map_err(|e| EmbedError::Model(format!("tokenizer truncation: {e}")))?;
+        counter.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: config.max_tokens, ..Default::default() }))
             .map_err(|e| EmbedError::Model(format!("tokenizer truncation: {e}")))?;
         tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
 
-        let embedder = Self { session: Mutex::new(session), tokenizer, has_token_types, dimension, batch_size: config.batch_size.max(1), model_id: config.model_id() };
+        let embedder = Self { session: Mutex::new(session), tokenizer, counter, max_tokens: config.max_tokens, has_token_types, dimension, batch_size: config.batch_size.max(1), model_id: config.model_id() };
         embedder.embed(&["warm-up"])?;
         tracing::info!(model = %embedder.model_id, dimension, "embedding model loaded");
         Ok(embedder)
@@ -100,6 +106,19 @@ impl Embedder {
     /// Dimension of the vectors this model produces.
     pub fn dimension(&self) -> usize {
         self.dimension
+    }
+
+    /// Most tokens of one input (special tokens included); longer inputs
+    /// are truncated, so chunkers should stay below it.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// Model tokens in `text`, without the special tokens and without
+    /// truncation. Text the tokenizer cannot handle counts one token per
+    /// byte, which only makes chunks smaller.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.counter.encode(text, false).map(|e| e.get_ids().len()).unwrap_or(text.len())
     }
 
     /// A name for the model, recorded with the vectors it produces.

@@ -1,5 +1,6 @@
-//! `percolate`: the all-in-one binary. `percolate dev` runs a database node
-//! on local disk with no other servers (the embedded default); the other
+//! `percolate`: the all-in-one binary. `percolate dev` runs a database node,
+//! the Jobs service and a worker on the local job queue, on local disk with
+//! no other servers (the embedded default); the other
 //! subcommands are a command-line client built on the Rust SDK.
 
 mod cli;
@@ -7,7 +8,13 @@ mod output;
 
 use std::io::Write;
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use percolate_jobs::{Jobs, JobsService};
+use percolate_objects::ObjectStore;
+use percolate_worker::{Worker, WorkerSettings};
+use tonic::service::Routes;
 
 /// Percolate: a multi-tenant REM memory database for AI applications.
 #[derive(Parser)]
@@ -65,7 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
     let config = percolate_database::DbConfig::load(&args)?;
-    percolate_database::config::init_logging(&config.log_format);
+    percolate_database::init_logging(&config.log_format);
     let grpc = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let admin = match config.admin_listen {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?),
@@ -86,5 +93,40 @@ async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
     );
     let mut stdout = std::io::stdout();
     let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
-    percolate_database::serve(config, grpc, admin, percolate_database::shutdown_signal()).await
+
+    let node = percolate_database::Node::open(config.clone()).await?;
+    let jobs_dir = config.data_dir.join("jobs");
+    let jobs = tokio::task::spawn_blocking(move || Jobs::local(&jobs_dir)).await??;
+    let objects = ObjectStore::local(config.data_dir.join("objects"));
+    let worker = match node.embedder() {
+        Some(embedder) => {
+            let settings = WorkerSettings { database_url: format!("http://{addr}"), ..WorkerSettings::default() };
+            Some(Worker::new(jobs.clone(), objects, embedder, settings)?)
+        }
+        None => {
+            tracing::warn!("no embedding model: the in-process worker is off and submitted jobs wait in the queue");
+            None
+        }
+    };
+    let extras = percolate_database::Extras {
+        routes: Some(Routes::new(JobsService::new(jobs.clone()).into_server())),
+        service_names: vec!["percolate.v1.Jobs"],
+        metrics: worker.as_ref().map(|w| {
+            let metrics = w.metrics();
+            Arc::new(move || metrics.render()) as percolate_runtime::RenderMetrics
+        }),
+    };
+    // On a signal the worker stops first (finishing or handing back its
+    // job, which needs the database), then the node drains and closes.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker_task = worker.map(|worker| tokio::spawn(async move { worker.run(stop_rx).await }));
+    let shutdown = async move {
+        percolate_database::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        jobs.close();
+        if let Some(task) = worker_task {
+            let _ = task.await;
+        }
+    };
+    node.serve(grpc, admin, extras, shutdown).await
 }

@@ -1,0 +1,46 @@
+//! Object keys: relative paths inside one tenant's area.
+
+use crate::error::{ObjectError, Result};
+
+/// Longest accepted key.
+const MAX_KEY_LEN: usize = 1024;
+
+/// Accepts relative `/`-separated keys of printable ASCII, without spaces,
+/// backslashes, or empty, `.` or `..` segments: anything else could escape
+/// the tenant's directory or prefix.
+pub fn validate_key(key: &str) -> Result<()> {
+    let bad = |why| Err(ObjectError::InvalidKey { key: key.escape_default().to_string(), why });
+    if key.is_empty() {
+        return bad("is empty");
+    }
+    if key.len() > MAX_KEY_LEN {
+        return bad("is longer than 1024 bytes");
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
+        return bad("may contain only printable ASCII without spaces or backslashes");
+    }
+    if key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return bad("must be a relative path without empty, '.' or '..' segments");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_key;
+
+    #[test]
+    fn accepts_plain_relative_keys() {
+        for key in ["a", "uploads/2026/report.pdf", "x-y_z.1"] {
+            assert!(validate_key(key).is_ok(), "{key}");
+        }
+    }
+
+    #[test]
+    fn refuses_keys_that_could_escape() {
+        for key in ["", "/etc/passwd", "../x", "a/../../b", "a//b", "./a", "a/.", "a\\b", "a b", "a\0b", "é"] {
+            assert!(validate_key(key).is_err(), "{key:?}");
+        }
+        assert!(validate_key(&"a".repeat(1025)).is_err());
+    }
+}

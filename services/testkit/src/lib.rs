@@ -1,0 +1,24 @@
+//! Test harness shared by the crates' integration tests: real servers
+//! (`nats-server`, our own binaries), started on free loopback ports in temporary directories and stopped
+//! (killed) when dropped.
+
+mod nats;
+mod process;
+
+pub use nats::NatsServer;
+pub use process::{ServerProcess, http_get, workspace_binary};
+
+use std::path::PathBuf;
+
+/// Finds a program: `$<env>` if set, else `~/.cache/percolate/bin/<name>`
+/// (where `scripts/bootstrap` installs it), else `<name>` on `PATH`.
+pub fn program(env: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
+        return PathBuf::from(path);
+    }
+    let cached = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/percolate/bin").join(name);
+    if cached.is_file() {
+        return cached;
+    }
+    PathBuf::from(name)
+}

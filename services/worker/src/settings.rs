@@ -1,0 +1,49 @@
+//! What a worker needs to know to run jobs.
+
+use std::time::Duration;
+
+use percolate_extract::{ChunkOptions, Limits, Tools};
+
+/// Settings of a worker (the binary fills them from its configuration;
+/// `percolate dev` from its own).
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The Database gRPC endpoint results are written to.
+    pub database_url: String,
+    /// Bounds on one file.
+    pub limits: Limits,
+    /// External programs (speech recognition, OCR).
+    pub tools: Tools,
+    /// Longest one job attempt may take.
+    pub job_timeout: Duration,
+    /// Chunk size and overlap, in model tokens.
+    pub chunking: ChunkOptions,
+    /// Chunks embedded per model call.
+    pub embed_batch: usize,
+    /// Resources per `PutResources` call.
+    pub write_batch: usize,
+    /// Jobs worked on at once.
+    pub concurrency: usize,
+    /// How often a running job tells the queue it is alive.
+    pub heartbeat: Duration,
+    /// How long a stopping worker lets its jobs finish before it hands
+    /// them back to the queue.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            database_url: "http://127.0.0.1:50051".into(),
+            limits: Limits::default(),
+            tools: Tools::default(),
+            job_timeout: Duration::from_secs(30 * 60),
+            chunking: ChunkOptions { max_tokens: 200, overlap_tokens: 32, split_pages: false },
+            embed_batch: 32,
+            write_batch: 256,
+            concurrency: 1,
+            heartbeat: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
