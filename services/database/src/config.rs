@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use percolate_embedder::EmbedderConfig;
 use percolate_rem::StoreConfig;
 use serde::{Deserialize, Serialize};
@@ -131,16 +129,7 @@ pub struct DbArgs {
 impl DbConfig {
     /// Loads the configuration in layers and validates it.
     pub fn load(args: &DbArgs) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Serialized::defaults(DbConfig::default()));
-        if let Some(path) = &args.config {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
-            figment = figment.merge(Toml::file(path));
-        }
-        let config: DbConfig = figment
-            .merge(Env::prefixed("PERCOLATE_").only(&CONFIG_FIELDS))
-            .merge(Serialized::defaults(args))
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let config: DbConfig = percolate_runtime::load_layered(args.config.as_deref(), &CONFIG_FIELDS, args)?;
         config.validate()?;
         Ok(config)
     }

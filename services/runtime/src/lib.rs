@@ -1,14 +1,50 @@
-//! What every Percolate server process shares: logging set-up, the
-//! shutdown signal, the admin HTTP port (`/metrics`, `/healthz`) and
-//! accepted connections without Nagle's algorithm.
+//! What every Percolate server process shares: layered configuration,
+//! logging set-up, the shutdown signal, the admin HTTP port (`/metrics`,
+//! `/healthz`) and accepted connections without Nagle's algorithm.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named configuration file is not there.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A layer holds a value of the wrong type or an unknown key.
+    #[error("invalid configuration: {0}")]
+    Invalid(Box<figment::Error>),
+}
+
+/// Loads a configuration in layers, each overriding the one before:
+/// `T::default()`, the TOML `file` (if given), the `PERCOLATE_<FIELD>`
+/// environment variables for `env_fields` (others, such as the CLI's
+/// `PERCOLATE_TENANT`, belong to other programs), then `flags` (a struct
+/// whose unset options are skipped when serialised).
+pub fn load_layered<T: Default + Serialize + DeserializeOwned>(file: Option<&Path>, env_fields: &[&str], flags: &impl Serialize) -> Result<T, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(ConfigError::MissingFile(path.to_path_buf()));
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    figment
+        .merge(Env::prefixed("PERCOLATE_").only(env_fields))
+        .merge(Serialized::defaults(flags))
+        .extract()
+        .map_err(|e| ConfigError::Invalid(Box::new(e)))
+}
 
 /// Sets up logging to stderr (`RUST_LOG` filters, default `info`), as
 /// `text` or `json` lines.

@@ -5,8 +5,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use percolate_embedder::EmbedderConfig;
 use percolate_extract::{ChunkOptions, Limits, Tools};
 use percolate_jobs::NatsConfig;
@@ -15,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::settings::WorkerSettings;
 
 /// Keys read from `PERCOLATE_*` variables.
-const CONFIG_FIELDS: [&str; 22] = [
+const CONFIG_FIELDS: [&str; 23] = [
     "database_url",
     "nats_url",
     "tier",
@@ -38,6 +36,7 @@ const CONFIG_FIELDS: [&str; 22] = [
     "chunk_overlap_tokens",
     "concurrency",
     "tesseract_lang",
+    "shutdown_grace_secs",
 ];
 
 /// Settings of a worker process.
@@ -88,6 +87,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Tesseract language(s) for OCR.
     pub tesseract_lang: String,
+    /// Seconds a stopping worker lets its job finish before handing it
+    /// back to the queue.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -118,6 +120,7 @@ impl Default for WorkerConfig {
             chunk_overlap_tokens: settings.chunking.overlap_tokens,
             concurrency: settings.concurrency,
             tesseract_lang: Tools::default().tesseract_lang,
+            shutdown_grace_secs: settings.shutdown_grace.as_secs(),
         }
     }
 }
@@ -154,16 +157,7 @@ pub struct WorkerArgs {
 impl WorkerConfig {
     /// Loads the configuration in layers and validates it.
     pub fn load(args: &WorkerArgs) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Serialized::defaults(WorkerConfig::default()));
-        if let Some(path) = &args.config {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
-            figment = figment.merge(Toml::file(path));
-        }
-        let config: WorkerConfig = figment
-            .merge(Env::prefixed("PERCOLATE_").only(&CONFIG_FIELDS))
-            .merge(Serialized::defaults(args))
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let config: WorkerConfig = percolate_runtime::load_layered(args.config.as_deref(), &CONFIG_FIELDS, args)?;
         config.validate()?;
         Ok(config)
     }
@@ -209,6 +203,7 @@ impl WorkerConfig {
             concurrency: self.concurrency,
             // Heartbeats well inside the ack wait.
             heartbeat: Duration::from_secs((self.ack_wait_secs / 3).max(1)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             ..defaults
         }
     }

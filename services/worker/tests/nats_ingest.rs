@@ -37,13 +37,18 @@ impl Cluster {
     }
 
     fn start_worker(&self) -> ServerProcess {
+        self.start_worker_with(&[])
+    }
+
+    fn start_worker_with(&self, env: &[(&str, &str)]) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_percolate-worker"));
         command
             .args(["--database-url", &self.database_url(), "--nats-url", self.nats.url(), "--admin-listen", "127.0.0.1:0", "--objects-dir"])
             .arg(self.objects.path())
             .env("PERCOLATE_ACK_WAIT_SECS", ACK_WAIT_SECS.to_string())
             .env("PERCOLATE_MAX_DELIVERIES", "4")
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied());
         ServerProcess::start(command)
     }
 
@@ -133,4 +138,30 @@ async fn killing_the_worker_mid_job_redelivers_and_leaves_one_copy() {
     assert_eq!(stats.resources, written as u64);
     let moments = client.all_moments(pb::ListMomentsRequest { moment_types: vec!["ingestion".into()], ..Default::default() }).await.expect("feed");
     assert_eq!(moments.len(), 1, "one ingestion moment");
+}
+
+#[tokio::test]
+async fn a_stopping_worker_hands_its_job_back_and_exits_cleanly() {
+    let cluster = Cluster::start();
+    let jobs = cluster.jobs().await;
+    let acme = TenantId::parse("acme").expect("tenant");
+    let text: String = (0..1500).map(|i| format!("Paragraph {i}: the night ferry left the harbour with lorries, cyclists and a brass band on deck.\n\n")).collect();
+    cluster.put_object("acme", "uploads/ferry.txt", text.as_bytes());
+    let job = jobs.submit(&acme, ingest("uploads/ferry.txt", "doc://ferry")).await.expect("submit");
+
+    // No grace: SIGTERM hands the job straight back.
+    let first = cluster.start_worker_with(&[("PERCOLATE_SHUTDOWN_GRACE_SECS", "0")]);
+    wait_until(&jobs, &acme, &job.id, "embedding", |j| j.stage == "embedding").await;
+    let status = first.terminate(Duration::from_secs(20));
+    assert!(status.success(), "the worker exits cleanly on SIGTERM: {status:?}");
+    let handed_back = jobs.get(&acme, &job.id).await.expect("get");
+    assert_eq!(handed_back.state(), JobState::Queued, "{handed_back:?}");
+    assert!(handed_back.error.contains("stopped"), "{}", handed_back.error);
+
+    let _second = cluster.start_worker();
+    let done = wait_until(&jobs, &acme, &job.id, "finished", |j| percolate_jobs::is_finished(j.state())).await;
+    assert_eq!(done.state(), JobState::Succeeded, "{}", done.error);
+    assert_eq!(done.attempts, 2);
+    let chunks = cluster.client("acme").await.get_uri("doc://ferry").await.expect("read");
+    assert_eq!(chunks.len(), done.result.expect("result").resources as usize);
 }
