@@ -98,6 +98,60 @@ pub enum ClientCommand {
     },
     /// Counts and settings of the tenant.
     Stats,
+    /// Queue ingestion of an uploaded file (an object key in the tenant's
+    /// object store) as the resources of `uri`; `--wait` follows it.
+    Ingest {
+        /// The uploaded file's object key, for example `uploads/report.pdf`.
+        object_key: String,
+        /// The uri the document's chunks get.
+        #[arg(long)]
+        uri: String,
+        /// Comma-separated tags for every chunk.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// Content type, if known (the content is sniffed anyway).
+        #[arg(long, default_value = "")]
+        content_type: String,
+        /// Follow the job until it finishes.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Background jobs: list, show, cancel, follow.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+/// Job subcommands.
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// The tenant's jobs, newest first.
+    List {
+        /// Only jobs in this state (queued, running, succeeded, failed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// Most jobs.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One job.
+    Get {
+        /// The job id.
+        id: String,
+    },
+    /// Cancel a job that has not finished.
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+    /// Print the job at each change until it finishes.
+    Watch {
+        /// The job id.
+        id: String,
+    },
+}
+
+fn job_state(name: &str) -> Result<pb::JobState> {
+    pb::JobState::from_str_name(&format!("JOB_STATE_{}", name.to_uppercase())).filter(|s| *s != pb::JobState::Unspecified).with_context(|| format!("unknown job state '{name}' (queued, running, succeeded, failed, cancelled)"))
 }
 
 /// Entity subcommands.
@@ -184,6 +238,32 @@ pub async fn run(client: &Client, command: ClientCommand, json: bool) -> Result<
             output::moments(&client.list_moments(request).await?.moments, json);
         }
         ClientCommand::Stats => output::stats(&client.tenant_stats().await?, json),
+        ClientCommand::Ingest { object_key, uri, tags, content_type, wait } => {
+            let request = pb::SubmitJobRequest { kind: pb::JobKind::IngestDocument as i32, object_key, uri, tags, content_type, ..Default::default() };
+            let job = client.submit_job(request).await?;
+            let job = if wait { client.wait_for_job(&job.id).await? } else { job };
+            output::jobs(&[job], json);
+        }
+        ClientCommand::Jobs(command) => run_jobs(client, command, json).await?,
+    }
+    Ok(())
+}
+
+async fn run_jobs(client: &Client, command: JobsCommand, json: bool) -> Result<()> {
+    match command {
+        JobsCommand::List { state, limit } => {
+            let states = state.as_deref().map(job_state).transpose()?.into_iter().map(|s| s as i32).collect();
+            let page = client.list_jobs(pb::ListJobsRequest { states, page_size: limit, cursor: String::new() }).await?;
+            output::jobs(&page.jobs, json);
+        }
+        JobsCommand::Get { id } => output::jobs(&[client.get_job(&id).await?], json),
+        JobsCommand::Cancel { id } => output::jobs(&[client.cancel_job(&id).await?], json),
+        JobsCommand::Watch { id } => {
+            let mut updates = client.watch_job(&id).await?;
+            while let Some(job) = updates.message().await? {
+                output::jobs(&[job], json);
+            }
+        }
     }
     Ok(())
 }

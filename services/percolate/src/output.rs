@@ -93,6 +93,30 @@ pub fn moments(moments: &[pb::Moment], as_json: bool) {
     }
 }
 
+/// Prints jobs, one line each.
+pub fn jobs(jobs: &[pb::Job], as_json: bool) {
+    let state = |j: &pb::Job| j.state().as_str_name().trim_start_matches("JOB_STATE_").to_lowercase();
+    if as_json {
+        print_json(Value::Array(
+            jobs.iter()
+                .map(|j| {
+                    let request = j.request.clone().unwrap_or_default();
+                    let result = j.result.unwrap_or_default();
+                    json!({"id": j.id, "state": state(j), "stage": j.stage, "progress": j.progress, "attempts": j.attempts, "error": j.error,
+                           "uri": request.uri, "object_key": request.object_key, "created_unix": j.created_at.as_ref().map(|t| t.seconds),
+                           "result": {"resources": result.resources, "entities": result.entities, "moments": result.moments}})
+                })
+                .collect(),
+        ));
+        return;
+    }
+    println!("{:<36}  {:<10}  {:>5}  {:<24}  {:<30}  ERROR", "ID", "STATE", "DONE", "STAGE", "URI");
+    for j in jobs {
+        let uri = j.request.as_ref().map(|r| r.uri.as_str()).unwrap_or_default();
+        println!("{:<36}  {:<10}  {:>4.0}%  {:<24}  {:<30}  {}", j.id, state(j), j.progress * 100.0, truncate(&j.stage, 24), truncate(uri, 30), truncate(&j.error, 60));
+    }
+}
+
 /// Prints tenant statistics.
 pub fn stats(stats: &pb::TenantStats, as_json: bool) {
     if as_json {

@@ -260,3 +260,23 @@ async fn an_image_of_text_is_ocred_and_found() {
     let hits = acme.search_text("when is the budget meeting?", 1).await.expect("search");
     assert_eq!(hits[0].resource.as_ref().map(|r| r.uri.as_str()), Some("doc://scan"));
 }
+
+#[tokio::test]
+async fn the_cli_ingests_and_lists_jobs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let dev = start_dev(dir.path(), &[]);
+    put_object(dir.path(), "cli", "uploads/notes.md", b"# Notes\n\nThe lighthouse keeper logs every passing ship.\n");
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_percolate")).args(["--endpoint", &dev.endpoint, "--tenant", "cli", "--json"]).args(args).output().expect("cli runs");
+        assert!(output.status.success(), "percolate {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("json output")
+    };
+    let done = cli(&["ingest", "uploads/notes.md", "--uri", "doc://notes", "--wait"]);
+    assert_eq!(done[0]["state"], "succeeded", "{done}");
+    assert_eq!(done[0]["result"]["moments"], 1);
+    let listed = cli(&["jobs", "list", "--state", "succeeded"]);
+    assert_eq!(listed[0]["id"], done[0]["id"]);
+    let bad = Command::new(env!("CARGO_BIN_EXE_percolate")).args(["--endpoint", &dev.endpoint, "--tenant", "cli", "jobs", "get", "nope"]).output().expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a UUID"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
