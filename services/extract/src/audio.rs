@@ -30,7 +30,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
 use symphonia::core::probe::Hint;
 
-use crate::ocr::{error_summary, run_tool, temp_dir};
+use crate::process::{error_summary, run_tool, temp_dir};
 use crate::{Document, ExtractError, Kind, Limits, Section, Tools};
 
 /// The sample rate PocketSphinx's English model expects.

@@ -8,17 +8,16 @@
 
 use html2text::render::{TaggedLine, TextDecorator};
 
-use crate::text::{TextBudget, decode, no_panic, push_split};
-use crate::{Document, ExtractError, Kind, Limits, Section};
+use crate::text::{
+    MAX_TITLE_CHARS, TextBudget, decode, find_ignore_case, no_panic, push_section, title_text,
+};
+use crate::{Document, ExtractError, Kind, Limits};
 
 /// Marks heading lines in the rendered text.
 const MARK: char = '\u{E000}';
 
 /// Rendering width: long enough that few lines wrap.
 const WIDTH: usize = 400;
-
-/// Longest title kept, in characters.
-const MAX_TITLE_CHARS: usize = 1000;
 
 /// Extracts an HTML file under `limits`.
 pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractError> {
@@ -50,7 +49,8 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Document, Extract
                         h.push_str(text);
                     }
                 } else {
-                    flush(&mut sections, &mut heading, &mut body);
+                    push_section(&mut sections, &mut heading, &body);
+                    body.clear();
                     heading = (!text.is_empty()).then(|| text.to_string());
                 }
                 in_heading = true;
@@ -62,32 +62,13 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Document, Extract
             }
         }
     }
-    flush(&mut sections, &mut heading, &mut body);
+    push_section(&mut sections, &mut heading, &body);
     Ok(Document {
         kind: Kind::Html,
         title,
         sections,
         pages: None,
     })
-}
-
-/// Ends a section. A heading with nothing under it keeps its own text.
-fn flush(sections: &mut Vec<Section>, heading: &mut Option<String>, body: &mut String) {
-    let template = Section {
-        heading: heading.clone(),
-        ..Section::default()
-    };
-    if body.trim().is_empty() {
-        if let Some(h) = heading.take() {
-            sections.push(Section {
-                text: h,
-                ..template
-            });
-        }
-    } else {
-        push_split(sections, &template, body);
-    }
-    body.clear();
 }
 
 /// The text of the first `<title>` element. Its content cannot hold tags
@@ -107,28 +88,17 @@ fn title(html: &str) -> Option<String> {
         .allow_width_overflow()
         .string_from_read(escaped.as_bytes(), 100_000)
         .ok()?;
-    let title: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(MAX_TITLE_CHARS)
-        .collect();
-    (!title.is_empty()).then_some(title)
+    title_text(&text)
 }
 
 /// Byte offset of a tag name (`<title`, `</title`) ignoring ASCII case,
 /// followed by `>` or whitespace.
 fn find_tag(html: &str, tag: &str) -> Option<usize> {
-    let bytes = html.as_bytes();
-    let tag = tag.as_bytes();
     let mut from = 0;
-    while let Some(at) = bytes[from..]
-        .windows(tag.len())
-        .position(|w| w.eq_ignore_ascii_case(tag))
-    {
+    // `from` follows a matched `<`, so it is a character boundary.
+    while let Some(at) = find_ignore_case(&html[from..], tag) {
         let at = from + at;
-        match bytes.get(at + tag.len()) {
+        match html.as_bytes().get(at + tag.len()) {
             Some(b) if *b == b'>' || b.is_ascii_whitespace() || *b == b'/' => return Some(at),
             None => return None,
             _ => from = at + 1,
@@ -526,15 +496,6 @@ fn tag_end(rest: &str) -> usize {
         };
     }
     rest.len()
-}
-
-/// Byte offset of `needle` (ASCII) in `haystack`, ignoring ASCII case.
-fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
-    let needle = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Renders plain text, with [`MARK`] before every heading line and without

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::text::{SECTION_TARGET_BYTES, TextBudget, decode, push_split};
+use crate::text::{LineSections, TextBudget, decode};
 use crate::{Document, ExtractError, Kind, Limits, Section};
 
 /// Deepest level whose values are flattened.
@@ -22,8 +22,7 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Document, Extract
     let text = decode(bytes, "json")?;
     let mut out = Flattener {
         budget: TextBudget::new(limits),
-        current: String::new(),
-        sections: Vec::new(),
+        lines: LineSections::new(Section::default()),
         title: None,
         error: None,
     };
@@ -40,11 +39,10 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Document, Extract
         return Err(error);
     }
     parsed.map_err(|e| ExtractError::corrupt("json", e))?;
-    out.flush();
     Ok(Document {
         kind: Kind::Json,
         title: out.title,
-        sections: out.sections,
+        sections: out.lines.finish(),
         pages: None,
     })
 }
@@ -52,8 +50,7 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Document, Extract
 /// Collects the lines into sections.
 struct Flattener {
     budget: TextBudget,
-    current: String,
-    sections: Vec<Section>,
+    lines: LineSections,
     title: Option<String>,
     /// A limit hit inside the visitor, reported instead of serde's error.
     error: Option<ExtractError>,
@@ -77,17 +74,8 @@ impl Flattener {
             self.error = Some(e);
             return Err(E::custom("text limit reached"));
         }
-        if !self.current.is_empty() && self.current.len() + line.len() > SECTION_TARGET_BYTES {
-            self.flush();
-        }
-        self.current.push_str(&line);
-        self.current.push('\n');
+        self.lines.push_line(&line);
         Ok(())
-    }
-
-    fn flush(&mut self) {
-        push_split(&mut self.sections, &Section::default(), &self.current);
-        self.current.clear();
     }
 }
 

@@ -20,6 +20,7 @@ mod markdown;
 mod ocr;
 mod office;
 mod pdf;
+mod process;
 mod sheet;
 mod sniff;
 mod text;

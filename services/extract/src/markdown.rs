@@ -6,7 +6,9 @@
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::text::{TextBudget, decode, no_panic, push_split};
+use crate::text::{
+    TextBudget, collapse, decode, find_ignore_case, no_panic, push_section, tidy_lines,
+};
 use crate::{Document, ExtractError, Kind, Limits, Section};
 
 /// Extracts a Markdown file under `limits`.
@@ -123,23 +125,13 @@ impl Builder {
         self.heading = Some(heading);
     }
 
-    /// Ends the current section. A heading with nothing under it keeps its
-    /// own text, so no words are lost.
+    /// Ends the current section (see [`push_section`]).
     fn flush(&mut self) {
-        let template = Section {
-            heading: self.heading.clone(),
-            ..Section::default()
-        };
-        if self.body.trim().is_empty() {
-            if let Some(heading) = self.heading.take() {
-                self.sections.push(Section {
-                    text: heading,
-                    ..template
-                });
-            }
-        } else {
-            push_split(&mut self.sections, &template, &tidy(&self.body));
-        }
+        push_section(
+            &mut self.sections,
+            &mut self.heading,
+            &tidy_lines(&self.body),
+        );
         self.body.clear();
     }
 
@@ -156,30 +148,6 @@ impl Builder {
             pages: None,
         }
     }
-}
-
-/// Collapses runs of whitespace to single spaces.
-fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Trims trailing spaces and squeezes runs of blank lines to one.
-fn tidy(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            blank += 1;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
-        }
-        blank = 0;
-        out.push_str(line);
-    }
-    out
 }
 
 /// `title:` from YAML front matter.
@@ -262,15 +230,6 @@ fn starts_with_ignore_case(haystack: &str, prefix: &str) -> bool {
         .as_bytes()
         .get(..prefix.len())
         .is_some_and(|h| h.eq_ignore_ascii_case(prefix.as_bytes()))
-}
-
-/// Byte offset of `needle` (ASCII) in `haystack`, ignoring ASCII case.
-fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
-    let needle = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use crate::text::{TextBudget, push_split};
+use crate::text::{TextBudget, collapse, push_section};
 use crate::{Document, ExtractError, Kind, Limits, Section};
 
 /// An entry larger than this may not expand more than [`MAX_RATIO`] times.
@@ -148,7 +148,7 @@ pub(crate) fn core_title(archive: &mut Archive<'_>, kind: &str) -> Option<String
             break;
         }
     }
-    let title = title?.split_whitespace().collect::<Vec<_>>().join(" ");
+    let title = collapse(&title?);
     (!title.is_empty()).then_some(title)
 }
 
@@ -362,7 +362,7 @@ impl Body {
             self.current.push('\n');
             return Ok(());
         }
-        let heading = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let heading = collapse(text);
         if is_title && self.first_title.is_none() {
             self.first_title = Some(heading.clone());
         }
@@ -371,23 +371,9 @@ impl Body {
         Ok(())
     }
 
-    /// Ends the current section. A heading with no text under it keeps its
-    /// own text, so no words of the document are lost.
+    /// Ends the current section (see [`push_section`]).
     fn flush(&mut self) {
-        let template = Section {
-            heading: self.heading.clone(),
-            ..Section::default()
-        };
-        if self.current.trim().is_empty() {
-            if let Some(heading) = self.heading.take() {
-                self.sections.push(Section {
-                    text: heading,
-                    ..template
-                });
-            }
-        } else {
-            push_split(&mut self.sections, &template, &self.current);
-        }
+        push_section(&mut self.sections, &mut self.heading, &self.current);
         self.current.clear();
     }
 

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use lopdf::{Dictionary, Document as Pdf, Object, ObjectId};
 
-use crate::text::{TextBudget, no_panic, push_split};
+use crate::text::{TextBudget, no_panic, push_split, title_text};
 use crate::{Document, ExtractError, Kind, Limits, Section, Tools};
 
 /// A page with fewer non-blank characters than this is taken for a scan.
@@ -166,8 +166,8 @@ fn check_page(pdf: &Pdf, page_id: ObjectId) -> Result<(), &'static str> {
 }
 
 /// The page's resource dictionary, inherited from its ancestors if needed
-/// (the parent chain was checked to be finite).
-fn inherited_resources(pdf: &Pdf, page_id: ObjectId) -> Option<&Dictionary> {
+/// (at most [`MAX_PARENT_DEPTH`] of them: a longer chain is a loop).
+pub(crate) fn inherited_resources(pdf: &Pdf, page_id: ObjectId) -> Option<&Dictionary> {
     let mut node = page_id;
     for _ in 0..MAX_PARENT_DEPTH {
         let dict = pdf.get_dictionary(node).ok()?;
@@ -179,12 +179,13 @@ fn inherited_resources(pdf: &Pdf, page_id: ObjectId) -> Option<&Dictionary> {
     None
 }
 
-fn deref<'a>(pdf: &'a Pdf, object: &'a Object) -> &'a Object {
+/// Follows a reference (once; lopdf resolves chains) to its object.
+pub(crate) fn deref<'a>(pdf: &'a Pdf, object: &'a Object) -> &'a Object {
     pdf.dereference(object).map_or(object, |(_, o)| o)
 }
 
 /// The XObject dictionary of a resource dictionary.
-fn xobjects<'a>(pdf: &'a Pdf, resources: &'a Dictionary) -> Option<&'a Dictionary> {
+pub(crate) fn xobjects<'a>(pdf: &'a Pdf, resources: &'a Dictionary) -> Option<&'a Dictionary> {
     resources
         .get(b"XObject")
         .ok()
@@ -300,14 +301,7 @@ fn info_title(pdf: &Pdf) -> Option<String> {
         .as_dict()
         .ok()?;
     let title = lopdf::decode_text_string(deref(pdf, info.get(b"Title").ok()?)).ok()?;
-    let title: String = title
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(1000)
-        .collect();
-    (!title.is_empty()).then_some(title)
+    title_text(&title)
 }
 
 fn visible_chars(text: &str) -> usize {

@@ -12,18 +12,13 @@ use calamine::{DataRef, Reader, Xlsx, XlsxError};
 use quick_xml::events::Event;
 
 use crate::office::{Archive, attribute, check_zip, open_zip};
-use crate::text::{SECTION_TARGET_BYTES, TextBudget, decode, no_panic, push_split};
+use crate::text::{LineSections, TextBudget, decode, no_panic};
 use crate::{Document, ExtractError, Kind, Limits, Section};
 
 /// Extracts a CSV file under `limits`.
 pub(crate) fn extract_csv(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractError> {
     let text = decode(bytes, "csv")?;
-    let delimiter = detect_delimiter(&text);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut reader = delimited_reader(&text, detect_delimiter(&text));
     let mut budget = TextBudget::new(limits);
     let mut table = Table::new(Section::default(), &mut budget);
     let mut record = csv::StringRecord::new();
@@ -48,6 +43,16 @@ pub(crate) fn extract_csv(bytes: &[u8], limits: &Limits) -> Result<Document, Ext
     })
 }
 
+/// A CSV reader of `text` split at `delimiter` that takes every row as
+/// data (no header row), whatever its width.
+pub(crate) fn delimited_reader(text: &str, delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+}
+
 /// Columns beyond this many are labelled by number, not by header.
 const MAX_HEADERS: usize = 1 << 14;
 
@@ -57,11 +62,7 @@ fn detect_delimiter(text: &str) -> u8 {
     let sample: String = text.lines().take(20).collect::<Vec<_>>().join("\n");
     let mut best = (b',', 0usize);
     for delimiter in [b',', b'\t', b';', b'|'] {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(sample.as_bytes());
+        let mut reader = delimited_reader(&sample, delimiter);
         let widths: Vec<usize> = reader
             .records()
             .map_while(Result::ok)
@@ -253,10 +254,8 @@ fn format_number(f: f64) -> String {
 
 /// Rows of one table (a CSV file or a sheet) turned into labelled lines.
 struct Table<'b> {
-    template: Section,
     headers: Option<Vec<String>>,
-    current: String,
-    sections: Vec<Section>,
+    lines: LineSections,
     budget: &'b mut TextBudget,
     rows: usize,
 }
@@ -264,10 +263,8 @@ struct Table<'b> {
 impl<'b> Table<'b> {
     fn new(template: Section, budget: &'b mut TextBudget) -> Self {
         Self {
-            template,
             headers: None,
-            current: String::new(),
-            sections: Vec::new(),
+            lines: LineSections::new(template),
             budget,
             rows: 0,
         }
@@ -307,30 +304,21 @@ impl<'b> Table<'b> {
             .join("; ");
         self.budget.spend(&line)?;
         self.rows += 1;
-        if !self.current.is_empty() && self.current.len() + line.len() > SECTION_TARGET_BYTES {
-            self.flush();
-        }
-        self.current.push_str(&line);
-        self.current.push('\n');
+        self.lines.push_line(&line);
         Ok(())
-    }
-
-    fn flush(&mut self) {
-        push_split(&mut self.sections, &self.template, &self.current);
-        self.current.clear();
     }
 
     /// The sections of the table. A table that is only a header row keeps
     /// that row as its text.
     fn finish(mut self) -> Vec<Section> {
         if let Some(headers) = self.headers.take().filter(|_| self.rows == 0) {
-            self.current = headers
+            let line = headers
                 .into_iter()
                 .filter(|h| !h.is_empty())
                 .collect::<Vec<_>>()
                 .join("; ");
+            self.lines.push_line(&line);
         }
-        self.flush();
-        self.sections
+        self.lines.finish()
     }
 }

@@ -441,11 +441,7 @@ fn is_delimited(head: &str, truncated: bool) -> bool {
 }
 
 fn consistent_columns(sample: &str, delimiter: u8) -> bool {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(sample.as_bytes());
+    let mut reader = crate::sheet::delimited_reader(sample, delimiter);
     let mut width = None;
     let (mut rows, mut field_bytes, mut fields, mut spaced) = (0usize, 0usize, 0usize, 0usize);
     for record in reader.records().take(50) {

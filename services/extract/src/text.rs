@@ -132,6 +132,69 @@ pub(crate) fn push_split(sections: &mut Vec<Section>, template: &Section, text: 
     }
 }
 
+/// Ends a section of a document cut at headings: `body` under `heading`,
+/// split like [`push_split`]. A heading with nothing under it becomes a
+/// section of its own text (and is taken, so it heads nothing else), so no
+/// words are lost.
+pub(crate) fn push_section(sections: &mut Vec<Section>, heading: &mut Option<String>, body: &str) {
+    let template = Section {
+        heading: heading.clone(),
+        ..Section::default()
+    };
+    if body.trim().is_empty() {
+        if let Some(heading) = heading.take() {
+            sections.push(Section {
+                text: heading,
+                ..template
+            });
+        }
+    } else {
+        push_split(sections, &template, body);
+    }
+}
+
+/// Lines of text gathered into sections of about [`SECTION_TARGET_BYTES`]
+/// (a line is not cut unless it is longer than that on its own), each a
+/// copy of a template (heading, page, sheet).
+#[derive(Debug)]
+pub(crate) struct LineSections {
+    template: Section,
+    current: String,
+    sections: Vec<Section>,
+}
+
+impl LineSections {
+    /// No lines yet; sections will be copies of `template`.
+    pub(crate) fn new(template: Section) -> Self {
+        Self {
+            template,
+            current: String::new(),
+            sections: Vec::new(),
+        }
+    }
+
+    /// Appends `line`, first ending the current section when the line would
+    /// take it past [`SECTION_TARGET_BYTES`].
+    pub(crate) fn push_line(&mut self, line: &str) {
+        if !self.current.is_empty() && self.current.len() + line.len() > SECTION_TARGET_BYTES {
+            self.flush();
+        }
+        self.current.push_str(line);
+        self.current.push('\n');
+    }
+
+    /// The sections, the one in progress included.
+    pub(crate) fn finish(mut self) -> Vec<Section> {
+        self.flush();
+        self.sections
+    }
+
+    fn flush(&mut self) {
+        push_split(&mut self.sections, &self.template, &self.current);
+        self.current.clear();
+    }
+}
+
 /// Cuts `text` into trimmed, non-empty pieces of at most `target` bytes,
 /// preferring a paragraph break, then a line break, then a space.
 pub(crate) fn split(text: &str, target: usize) -> Vec<&str> {
@@ -174,6 +237,50 @@ fn floor_boundary(s: &str, at: usize) -> usize {
     } else {
         i
     }
+}
+
+/// Collapses runs of whitespace to single spaces (and trims the ends).
+pub(crate) fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Longest document title kept, in characters.
+pub(crate) const MAX_TITLE_CHARS: usize = 1000;
+
+/// A document title from its raw text: whitespace collapsed, at most
+/// [`MAX_TITLE_CHARS`] characters; `None` when blank.
+pub(crate) fn title_text(raw: &str) -> Option<String> {
+    let title: String = collapse(raw).chars().take(MAX_TITLE_CHARS).collect();
+    (!title.is_empty()).then_some(title)
+}
+
+/// Trims the end of every line, drops blank lines at the start and the end
+/// and squeezes runs of blank lines to one.
+pub(crate) fn tidy_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+/// Byte offset of `needle` (ASCII) in `haystack`, ignoring ASCII case.
+pub(crate) fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Runs a third-party parser, turning a panic (a bug it hit on hostile
@@ -236,6 +343,15 @@ mod tests {
         assert!(pieces.iter().all(|p| p.len() <= 7 && !p.is_empty()));
         assert_eq!(pieces.concat(), long);
         assert!(split("  \n ", 10).is_empty());
+    }
+
+    #[test]
+    fn tidies_lines() {
+        assert_eq!(
+            tidy_lines("  a line  \n\n\n\nnext\nthird \n\u{c}"),
+            "  a line\n\nnext\nthird"
+        );
+        assert_eq!(tidy_lines("\n\n"), "");
     }
 
     #[test]
