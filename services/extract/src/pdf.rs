@@ -45,6 +45,7 @@ pub(crate) fn extract(
             "the PDF needs a password to open".to_string(),
         ));
     }
+    check_stream_sizes(&pdf, limits)?;
     let pages = pdf.get_pages();
     if pages.len() > limits.max_pages as usize {
         return Err(ExtractError::TooLarge(format!(
@@ -102,6 +103,39 @@ pub(crate) fn extract(
         sections,
         pages: Some(u32::try_from(pages.len()).unwrap_or(u32::MAX)),
     })
+}
+
+/// Inflates every Flate-compressed stream once, into nothing, counting
+/// bytes: a PDF whose streams inflate to more than
+/// [`Limits::max_decompressed_bytes`] in total (a decompression bomb) fails
+/// before any parser inflates it into memory.
+fn check_stream_sizes(pdf: &Pdf, limits: &Limits) -> Result<(), ExtractError> {
+    let mut budget = limits.max_decompressed_bytes;
+    for object in pdf.objects.values() {
+        let Object::Stream(stream) = object else { continue };
+        let first_filter = match stream.dict.get(b"Filter") {
+            Ok(Object::Name(name)) => Some(name.as_slice()),
+            Ok(Object::Array(filters)) => filters.first().and_then(|f| f.as_name().ok()),
+            _ => None,
+        };
+        if first_filter != Some(b"FlateDecode".as_slice()) {
+            continue;
+        }
+        let cap = budget.saturating_add(1);
+        let mut inflated = std::io::Read::take(flate2::read::ZlibDecoder::new(stream.content.as_slice()), cap);
+        // A damaged stream counts what inflated before the damage; the
+        // parsers report the damage themselves.
+        let _ = std::io::copy(&mut inflated, &mut std::io::sink());
+        let size = cap - inflated.limit();
+        if size > budget {
+            return Err(ExtractError::TooLarge(format!(
+                "the pdf file's streams decompress to more than the limit of {} bytes (a decompression bomb?)",
+                limits.max_decompressed_bytes
+            )));
+        }
+        budget -= size;
+    }
+    Ok(())
 }
 
 fn load_error(error: lopdf::Error) -> ExtractError {

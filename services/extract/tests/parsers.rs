@@ -1075,3 +1075,26 @@ fn sniffed_fixtures_round_trip_through_extract() {
         );
     }
 }
+
+#[test]
+fn pdf_whose_streams_inflate_past_the_limit_is_too_large() {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..50 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 200_000, "{} bytes on disk", bomb.len());
+    let mut doc = Pdf::load_mem(&pdf(&[&["A harmless looking page of text."]], None)).unwrap();
+    doc.add_object(Stream::new(dictionary! { "Filter" => "FlateDecode" }, bomb));
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    let limits = Limits { max_decompressed_bytes: 10 << 20, ..Limits::default() };
+    let error = extract(&bytes, Kind::Pdf, &limits, &Tools::default()).unwrap_err();
+    assert!(matches!(error, ExtractError::TooLarge(_)), "{error}");
+    assert!(error.to_string().contains("decompress"), "{error}");
+    // Under a limit it fits, the same file reads fine.
+    let roomy = Limits { max_decompressed_bytes: 100 << 20, ..Limits::default() };
+    let document = extract(&bytes, Kind::Pdf, &roomy, &Tools::default()).unwrap();
+    assert!(document.sections[0].text.contains("harmless"));
+}
