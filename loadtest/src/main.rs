@@ -4,7 +4,13 @@
 //!
 //! By default it starts a database node in-process on a free loopback port
 //! with a temporary data directory; `--endpoint` measures a running node.
+//! `percolate-bench embed` measures the embedder against the Python peer,
+//! `percolate-bench ingest` the ingestion pipeline of the embedded default.
 
+mod embed;
+mod ingest;
+mod pdf;
+mod prose;
 mod stats;
 
 use std::sync::Arc;
@@ -21,10 +27,13 @@ use rand::{Rng, SeedableRng};
 
 use crate::stats::{Report, Samples};
 
-/// Benchmarks for Percolate.
+/// Benchmarks for Percolate. Without a subcommand: writes, search, graph
+/// and tenant open.
 #[derive(Parser)]
-#[command(name = "percolate-bench")]
+#[command(name = "percolate-bench", args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Bench>,
     /// Measure this running node instead of starting one.
     #[arg(long)]
     endpoint: Option<String>,
@@ -48,6 +57,17 @@ struct Args {
     entities: usize,
 }
 
+/// The other benchmarks.
+#[derive(clap::Subcommand)]
+enum Bench {
+    /// Embedding throughput, Rust in process against the Python peer on the
+    /// same sentences, and query embedding latency.
+    Embed(embed::EmbedArgs),
+    /// End-to-end ingestion in the embedded default: one multi-page PDF,
+    /// then many small Markdown files submitted at once.
+    Ingest(ingest::IngestArgs),
+}
+
 fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
     (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
@@ -55,6 +75,11 @@ fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    match &args.command {
+        Some(Bench::Embed(embed)) => return embed::run(embed),
+        Some(Bench::Ingest(ingest)) => return ingest::run(ingest).await,
+        None => {}
+    }
     let scratch = tempfile::tempdir()?;
     let endpoint = match &args.endpoint {
         Some(endpoint) => endpoint.clone(),
