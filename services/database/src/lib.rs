@@ -1,6 +1,7 @@
 //! `percolate-db`: the database node. Serves the `Database` gRPC service
 //! over the REM storage engine, with health, reflection and metrics.
 
+pub mod backfill;
 pub mod config;
 pub mod convert;
 pub mod error;

@@ -43,6 +43,7 @@ pub struct Metrics {
     open_tenants: Gauge,
     cache_hits: Counter,
     cache_misses: Counter,
+    backfilled: Counter,
     tier: String,
 }
 
@@ -61,7 +62,14 @@ impl Metrics {
         registry.register("percolate_open_tenants", "Tenant databases open now", open_tenants.clone());
         registry.register("percolate_tenant_cache_hits", "Tenant lookups that found the tenant open", cache_hits.clone());
         registry.register("percolate_tenant_cache_misses", "Tenant lookups that had to open the tenant", cache_misses.clone());
-        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, tier: tier.to_owned() }
+        let backfilled = Counter::default();
+        registry.register("percolate_backfilled_embeddings", "Chunks stored without a vector that this node embedded in the background", backfilled.clone());
+        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, tier: tier.to_owned() }
+    }
+
+    /// The counter of chunks embedded by the back-fill.
+    pub fn backfilled(&self) -> Counter {
+        self.backfilled.clone()
     }
 
     fn observe(&self, method: String, code: String, elapsed: Duration) {

@@ -12,6 +12,7 @@ use percolate_runtime::{RenderMetrics, incoming_without_nagle, serve_admin};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
+use crate::backfill::Backfill;
 use crate::config::DbConfig;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::service::DatabaseService;
@@ -79,7 +80,8 @@ impl Node {
             .register_encoded_file_descriptor_set(percolate_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
-        let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder))
+        let backfill = embedder.clone().map(|e| Backfill::new(store.clone(), e, metrics.backfilled()));
+        let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes);
 

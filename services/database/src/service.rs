@@ -13,6 +13,7 @@ use percolate_rem::{FeedQuery, Op, SearchQuery, Tenant, TenantStore, TraverseQue
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use crate::backfill::Backfill;
 use crate::convert::{self, parse_ids};
 use crate::error::DbError;
 use crate::tenancy::tenant_of;
@@ -35,13 +36,15 @@ const MAX_READ_IDS: usize = 1000;
 pub struct DatabaseService {
     store: Arc<TenantStore>,
     embedder: Option<Arc<Embedder>>,
+    backfill: Option<Arc<Backfill>>,
 }
 
 impl DatabaseService {
     /// A service over `store`; with an `embedder` it embeds query text and
-    /// resources written without a vector.
-    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>) -> Self {
-        Self { store, embedder }
+    /// resources written without a vector, and `backfill` embeds chunks that
+    /// were stored without one.
+    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>, backfill: Option<Arc<Backfill>>) -> Self {
+        Self { store, embedder, backfill }
     }
 
     /// Runs `work` on the request's tenant on the blocking pool, inside a
@@ -53,10 +56,14 @@ impl DatabaseService {
     {
         let tenant_id = tenant_of(request.metadata())?;
         let store = self.store.clone();
+        let backfill = self.backfill.clone();
         let span = tracing::info_span!("tenant", tenant_id = %tenant_id);
         let message = request.into_inner();
         let task = tokio::task::spawn_blocking(move || {
             let tenant = store.tenant(&tenant_id)?;
+            if let Some(backfill) = &backfill {
+                backfill.check(&tenant);
+            }
             work(&tenant, message)
         });
         let result = task.instrument(span).await.map_err(|e| DbError::Internal(format!("request task failed: {e}")))?;

@@ -78,3 +78,43 @@ async fn without_a_model_text_search_says_so() {
     let chat = client.raw().chat(client.request(pb::ChatRequest { question: "hi".into(), ..Default::default() })).await.expect_err("not yet");
     assert_eq!(chat.code(), Code::Unimplemented);
 }
+
+/// Chunks written while the node had no model become searchable by meaning
+/// once a node with a model serves the tenant: nobody has to ask.
+#[tokio::test]
+async fn chunks_stored_without_a_vector_are_back_filled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = DbProcess::start_with(dir.path(), &["--embedding-mode", "off"]);
+    let client = plain.client("later").await;
+    let mut batch: Vec<ResourceInput> = (0..40).map(|i| ResourceInput::new(format!("note://{i}"), format!("Routine maintenance note number {i} about the office printer."))).collect();
+    batch.push(ResourceInput::new("faq://account", "To reset your password, open Settings and choose 'Forgot password'."));
+    batch.push(ResourceInput::new("empty://blank", "   "));
+    client.put_resources(batch, false).await.expect("put");
+    drop(client);
+    assert!(plain.terminate().success());
+
+    let db = DbProcess::start_with(dir.path(), &["--embedding-mode", "required"]);
+    let client = db.client("later").await;
+    let text = |q: &str| pb::SearchResourcesRequest { query: Some(pb::search_resources_request::Query::Text(q.into())), top_k: 3, ..Default::default() };
+    let first = client.search(text("I forgot my login credentials")).await.expect("search");
+    assert!(first.pending_embeddings > 1, "the back-fill has only just started: {}", first.pending_embeddings);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = loop {
+        let answer = client.search(text("I forgot my login credentials")).await.expect("search");
+        // The blank chunk has no text to embed and stays pending.
+        if answer.pending_embeddings == 1 {
+            break answer;
+        }
+        assert!(std::time::Instant::now() < deadline, "back-fill did not finish: {} pending", answer.pending_embeddings);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let top = done.hits[0].resource.as_ref().expect("hit");
+    assert_eq!(top.uri, "faq://account");
+    assert!(!top.embedding_pending);
+    let stats = client.tenant_stats().await.expect("stats");
+    assert_eq!((stats.resources, stats.embedded_resources, stats.embedding_model.as_str()), (42, 41, MODEL));
+    let blank = client.raw().get_resources(client.request(pb::GetResourcesRequest { uri: "empty://blank".into(), ..Default::default() })).await.expect("get").into_inner();
+    assert!(blank.resources[0].embedding_pending);
+    let metrics = db.admin_get("/metrics");
+    assert!(metrics.contains("percolate_backfilled_embeddings_total 41"), "{metrics}");
+}

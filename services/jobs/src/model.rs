@@ -85,7 +85,7 @@ pub fn validate_submit(request: &SubmitJobRequest) -> Result<()> {
         }
         Ok(JobKind::EmbedResources) => {
             return Err(JobsError::FailedPrecondition(
-                "JOB_KIND_EMBED_RESOURCES is not supported yet: resources written without a vector are embedded by the database node when it has a model".into(),
+                "JOB_KIND_EMBED_RESOURCES is not a job: resources written without a vector are embedded by the database node, inline when it has a model and otherwise by the back-fill of the first node with a model that serves the tenant".into(),
             ));
         }
         _ => return Err(JobsError::invalid("'kind' must be JOB_KIND_INGEST_DOCUMENT or JOB_KIND_EMBED_RESOURCES")),

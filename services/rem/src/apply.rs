@@ -14,7 +14,7 @@ use crate::error::{RemError, Result};
 use crate::ids::{entity_id, resource_id};
 use crate::keys::{Cf, KeyBuf, META_COUNTERS, META_DIMENSION, META_EMBEDDING_MODEL};
 use crate::model::{Counters, EdgeRow, EdgeWrite, EntityRow, EntityWrite, MomentData, MomentRow, PropertyRow, ResourceData, ResourceRow, VectorRow};
-use crate::mutation::{DeleteResources, Mutation, Op, PutResources};
+use crate::mutation::{ChunkEmbedding, DeleteResources, Mutation, Op, PutResources, SetEmbeddings};
 use crate::stamp::Stamp;
 use crate::txn::{BatchTxn, decode};
 use crate::vectors::vector_to_bytes;
@@ -33,6 +33,8 @@ pub enum VectorChange {
 pub struct ApplyReport {
     /// Live resources deleted (by id, by uri, or replaced).
     pub resources_deleted: u32,
+    /// Chunks that gained an embedding through [`Op::SetEmbeddings`].
+    pub resources_embedded: u32,
     /// Live entities deleted.
     pub entities_deleted: u32,
     /// Live edges removed.
@@ -64,6 +66,7 @@ pub fn apply(txn: &mut BatchTxn<'_>, mutation: &Mutation) -> Result<ApplyReport>
         Op::RemoveEdges(rm) => rm.edges.iter().try_for_each(|e| applier.remove_edge(e))?,
         Op::PutMoments(put) => put.moments.iter().try_for_each(|m| applier.put_moment(m))?,
         Op::DeleteMoments(ids) => ids.ids.iter().try_for_each(|id| applier.delete_moment(parse_bytes(id)?))?,
+        Op::SetEmbeddings(set) => applier.set_embeddings(set)?,
     }
     if applier.counters != before {
         // All-zero counters are stored as no key, so the same state always
@@ -178,16 +181,7 @@ impl Applier<'_, '_> {
             self.remove_live_resource(id, old, false);
         }
         if has_embedding {
-            let vector = VectorRow {
-                values: vector_to_bytes(&data.embedding),
-                uri: data.uri.clone(),
-                content_type: data.content_type.clone(),
-                tags: data.tags.clone(),
-                created_at: data.created_at,
-            };
-            self.txn.put_msg(Cf::Vectors, id.as_bytes().to_vec(), &vector);
-            self.report.vector_changes.push(VectorChange::Upsert(id, vector));
-            self.counters.embedded += 1;
+            self.store_vector(id, data, &data.embedding);
         }
         let row = ResourceRow {
             stamp: Some(self.stamp.clone()),
@@ -199,6 +193,47 @@ impl Applier<'_, '_> {
         self.txn.put(Cf::UriChunks, KeyBuf::new().str(&data.uri).u32(data.chunk_ordinal).build(), id.as_bytes().to_vec());
         self.counters.resources += 1;
         Ok(())
+    }
+
+    fn set_embeddings(&mut self, set: &SetEmbeddings) -> Result<()> {
+        if !set.items.is_empty() {
+            self.record_embedding_model(&set.embedding_model)?;
+        }
+        set.items.iter().try_for_each(|item| self.set_embedding(item))
+    }
+
+    /// Stores the embedding of one chunk when the chunk is still live, still
+    /// without a vector and still at the version that was embedded. The row
+    /// keeps its stamp: its content did not change.
+    fn set_embedding(&mut self, item: &ChunkEmbedding) -> Result<()> {
+        self.check_dimension(item.embedding.len())?;
+        let chunk = item.chunk.as_ref().ok_or_else(|| RemError::invalid("embedding without a chunk"))?;
+        let id = resource_id(&chunk.uri, chunk.chunk_ordinal);
+        let Some(mut row) = self.txn.get_msg::<ResourceRow>(Cf::Resources, id.as_bytes())? else { return Ok(()) };
+        if row.deleted || row.has_embedding || row.stamp != item.version {
+            return Ok(());
+        }
+        let Some(data) = row.data.as_ref() else { return Ok(()) };
+        self.store_vector(id, data, &item.embedding);
+        row.has_embedding = true;
+        self.txn.put_msg(Cf::Resources, id.as_bytes().to_vec(), &row);
+        self.report.resources_embedded += 1;
+        Ok(())
+    }
+
+    /// Writes the vector of resource `id` with the attributes search filters
+    /// on, and counts it.
+    fn store_vector(&mut self, id: Uuid, data: &ResourceData, embedding: &[f32]) {
+        let vector = VectorRow {
+            values: vector_to_bytes(embedding),
+            uri: data.uri.clone(),
+            content_type: data.content_type.clone(),
+            tags: data.tags.clone(),
+            created_at: data.created_at,
+        };
+        self.txn.put_msg(Cf::Vectors, id.as_bytes().to_vec(), &vector);
+        self.report.vector_changes.push(VectorChange::Upsert(id, vector));
+        self.counters.embedded += 1;
     }
 
     /// Records which model made the tenant's vectors; one model per tenant.

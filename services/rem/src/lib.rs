@@ -29,7 +29,7 @@ pub use error::{RemError, Result};
 pub use feed::FeedQuery;
 pub use graph::{Direction, Traversal, TraverseQuery};
 pub use mutation::{Mutation, Op};
-pub use resources::{SearchQuery, SearchResult};
+pub use resources::{SearchQuery, SearchResult, UnembeddedChunk};
 pub use store::{CacheStats, StoreConfig, TenantStore};
 pub use tenant::{NodeContext, Tenant, WriteOutcome};
 pub use tenant_id::TenantId;

@@ -15,7 +15,7 @@ pub struct Mutation {
     #[prost(message, optional, tag = "2")]
     pub stamp: Option<Stamp>,
     /// What changes.
-    #[prost(oneof = "Op", tags = "10, 11, 12, 13, 14, 15, 16, 17")]
+    #[prost(oneof = "Op", tags = "10, 11, 12, 13, 14, 15, 16, 17, 18")]
     pub op: Option<Op>,
 }
 
@@ -46,6 +46,9 @@ pub enum Op {
     /// Delete moments.
     #[prost(message, tag = "17")]
     DeleteMoments(IdList),
+    /// Add embeddings to chunks stored without one.
+    #[prost(message, tag = "18")]
+    SetEmbeddings(SetEmbeddings),
 }
 
 /// Write resource chunks, optionally replacing their uris whole.
@@ -124,4 +127,31 @@ pub struct PutMoments {
     /// The moments, with their ids set.
     #[prost(message, repeated, tag = "1")]
     pub moments: Vec<MomentData>,
+}
+
+/// Add embeddings to chunks that were stored without one (the node's
+/// back-fill). Each applies only to the exact version of the chunk that was
+/// embedded: a chunk rewritten or deleted since keeps its newer state.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SetEmbeddings {
+    /// The embeddings.
+    #[prost(message, repeated, tag = "1")]
+    pub items: Vec<ChunkEmbedding>,
+    /// Model that produced them, recorded for the tenant.
+    #[prost(string, tag = "2")]
+    pub embedding_model: String,
+}
+
+/// The embedding of one version of one chunk.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChunkEmbedding {
+    /// The chunk.
+    #[prost(message, optional, tag = "1")]
+    pub chunk: Option<ChunkRef>,
+    /// Version of the chunk's row that was embedded.
+    #[prost(message, optional, tag = "2")]
+    pub version: Option<Stamp>,
+    /// The vector.
+    #[prost(float, repeated, tag = "3")]
+    pub embedding: Vec<f32>,
 }

@@ -2,10 +2,11 @@
 
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{RemError, Result};
 use crate::keys::{Cf, KeyBuf};
 use crate::model::{Resource, ResourceRow, VectorRow};
 use crate::mutation::ChunkRef;
+use crate::stamp::Stamp;
 use crate::tenant::Tenant;
 use crate::txn::{decode, handle};
 use crate::vectors::{Metric, SearchFilter, vector_from_bytes};
@@ -36,7 +37,53 @@ pub struct SearchResult {
     pub pending_embeddings: u64,
 }
 
+/// A live chunk stored without an embedding, to be embedded by the node.
+#[derive(Clone, Debug)]
+pub struct UnembeddedChunk {
+    /// Its id, the cursor of the next scan.
+    pub id: Uuid,
+    /// The chunk.
+    pub chunk: ChunkRef,
+    /// Version of its row.
+    pub version: Option<Stamp>,
+    /// Its text.
+    pub content: String,
+}
+
 impl Tenant {
+    /// Up to `limit` live chunks with text but no embedding, in id order
+    /// after `after`. Chunks without text are skipped: there is nothing to
+    /// embed.
+    pub fn unembedded_chunks(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<UnembeddedChunk>> {
+        let cf = handle(&self.db, Cf::Resources)?;
+        let start = after.map(|id| id.as_bytes().to_vec());
+        let mode = match &start {
+            Some(key) => rocksdb::IteratorMode::From(key, rocksdb::Direction::Forward),
+            None => rocksdb::IteratorMode::Start,
+        };
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf, mode) {
+            let (key, value) = item?;
+            if start.as_deref() == Some(&key[..]) {
+                continue;
+            }
+            let row: ResourceRow = decode(Cf::Resources, &value)?;
+            if row.deleted || row.has_embedding {
+                continue;
+            }
+            let Some(data) = row.data else { continue };
+            if data.content.trim().is_empty() {
+                continue;
+            }
+            let id = Uuid::from_slice(&key).map_err(|_| RemError::Corrupt { cf: "resources", detail: "key is not a 16-byte id".into() })?;
+            out.push(UnembeddedChunk { id, chunk: ChunkRef { uri: data.uri, chunk_ordinal: data.chunk_ordinal }, version: row.stamp, content: data.content });
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads resources by id; `None` for ids that do not exist.
     pub fn get_resources(&self, ids: &[Uuid], include_embeddings: bool) -> Result<Vec<Option<Resource>>> {
         let cf = handle(&self.db, Cf::Resources)?;

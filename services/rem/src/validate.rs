@@ -166,5 +166,23 @@ pub fn validate_op(tenant: &Tenant, op: &Op) -> Result<()> {
             }
             Ok(())
         }
+        Op::SetEmbeddings(set) => {
+            check_batch("embeddings", set.items.len())?;
+            check_name("embedding_model", &set.embedding_model)?;
+            if let Some(recorded) = tenant.embedding_model()?.filter(|m| *m != set.embedding_model) {
+                return Err(RemError::FailedPrecondition(format!("this tenant's vectors come from model '{recorded}', not '{}'", set.embedding_model)));
+            }
+            let dim = tenant.dimension();
+            for (i, item) in set.items.iter().enumerate() {
+                let chunk = item.chunk.as_ref().ok_or_else(|| RemError::invalid(format!("items[{i}] names no chunk")))?;
+                check_name(&format!("items[{i}].uri"), &chunk.uri)?;
+                validate_vector(&format!("items[{i}].embedding"), &item.embedding)?;
+                let expected = if dim == 0 { set.items[0].embedding.len() } else { dim };
+                if item.embedding.len() != expected {
+                    return Err(RemError::invalid(format!("items[{i}].embedding has {} dimensions, not {expected}", item.embedding.len())));
+                }
+            }
+            Ok(())
+        }
     }
 }

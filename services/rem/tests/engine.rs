@@ -257,3 +257,54 @@ fn concurrent_first_use_opens_a_tenant_once() {
     }
     assert_eq!(store.cache_stats().misses, 1);
 }
+
+#[test]
+fn embeddings_are_set_only_on_the_version_that_was_embedded() {
+    use percolate_rem::mutation::{ChunkEmbedding, SetEmbeddings};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    let t = store.tenant(&tenant_id("fill")).expect("tenant");
+    t.write(put(vec![chunk("doc://a", 0, "alpha", vec![]), chunk("doc://a", 1, "beta", vec![]), chunk("doc://b", 0, " ", vec![])], false)).expect("put");
+    let found = t.unembedded_chunks(None, 10).expect("scan");
+    assert_eq!(found.len(), 2, "the blank chunk has nothing to embed");
+    let after_first = t.unembedded_chunks(Some(found[0].id), 10).expect("scan");
+    assert_eq!(after_first.len(), 1);
+
+    // doc://a#1 is rewritten after it was read for embedding: its newer text
+    // must not get the old text's vector.
+    t.write(put(vec![chunk("doc://a", 1, "beta, rewritten", vec![])], false)).expect("rewrite");
+    let fill = |chunks: &[percolate_rem::UnembeddedChunk], model: &str| {
+        Op::SetEmbeddings(SetEmbeddings {
+            items: chunks.iter().map(|c| ChunkEmbedding { chunk: Some(c.chunk.clone()), version: c.version.clone(), embedding: vec![1.0, 0.0] }).collect(),
+            embedding_model: model.into(),
+        })
+    };
+    let outcome = t.write(fill(&found, "model-a")).expect("set");
+    assert_eq!(outcome.report.resources_embedded, 1);
+    assert_eq!(t.write(fill(&found, "model-a")).expect("again").report.resources_embedded, 0, "idempotent");
+    let counters = t.counters().expect("counters");
+    assert_eq!((counters.resources, counters.embedded), (3, 1));
+    assert_eq!(t.embedding_model().expect("model").as_deref(), Some("model-a"));
+    let hit = t.search(&search(vec![1.0, 0.0], 5)).expect("search");
+    assert_eq!(hit.hits.len(), 1);
+    assert_eq!(hit.hits[0].0.data.content, "alpha");
+    assert!(hit.hits[0].0.has_embedding);
+    assert_eq!(hit.pending_embeddings, 2);
+
+    let left = t.unembedded_chunks(None, 10).expect("scan");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].content, "beta, rewritten");
+    let err = t.write(fill(&left, "model-b")).expect_err("other model");
+    assert!(matches!(err, RemError::FailedPrecondition(_)), "{err:?}");
+    let nan = Op::SetEmbeddings(SetEmbeddings {
+        items: vec![ChunkEmbedding { chunk: Some(left[0].chunk.clone()), version: left[0].version.clone(), embedding: vec![f32::NAN, 0.0] }],
+        embedding_model: "model-a".into(),
+    });
+    assert!(matches!(t.write(nan).expect_err("nan"), RemError::InvalidArgument(_)));
+    let wrong_dim = Op::SetEmbeddings(SetEmbeddings {
+        items: vec![ChunkEmbedding { chunk: Some(left[0].chunk.clone()), version: left[0].version.clone(), embedding: vec![1.0, 0.0, 0.0] }],
+        embedding_model: "model-a".into(),
+    });
+    assert!(t.write(wrong_dim).is_err());
+    assert_eq!(t.counters().expect("counters").embedded, 1);
+}
