@@ -33,8 +33,9 @@ use symphonia::core::probe::Hint;
 use crate::process::{error_summary, run_tool, temp_dir};
 use crate::{Document, ExtractError, Kind, Limits, Section, Tools};
 
-/// The sample rate PocketSphinx's English model expects.
-const TARGET_RATE: u32 = 16_000;
+/// The sample rate PocketSphinx's English model expects (and the one sent
+/// to speech services).
+pub(crate) const TARGET_RATE: u32 = 16_000;
 
 /// Input frames per resampler call.
 const RESAMPLE_CHUNK: usize = 4096;
@@ -62,7 +63,19 @@ pub(crate) fn extract(
     let pcm = dir.path().join("audio.raw");
     let decoded = crate::text::no_panic("audio", || decode_to_pcm(bytes, limits, &pcm))?;
     let words = transcribe(&pcm, dir.path(), tools)?;
-    let sections = group(&words);
+    let seconds = decoded.seconds();
+    audio_document(decoded.title, seconds, &words, limits)
+}
+
+/// The document of a transcript: words grouped into timed sections, the
+/// length in seconds as its pages.
+pub(crate) fn audio_document(
+    title: Option<String>,
+    seconds: u64,
+    words: &[Word],
+    limits: &Limits,
+) -> Result<Document, ExtractError> {
+    let sections = group(words);
     let chars: usize = sections.iter().map(|s| s.text.chars().count()).sum();
     if chars > limits.max_text_chars {
         return Err(ExtractError::TooLarge(format!(
@@ -70,10 +83,9 @@ pub(crate) fn extract(
             limits.max_text_chars
         )));
     }
-    let seconds = decoded.frames.div_ceil(u64::from(decoded.rate));
     Ok(Document {
         kind: Kind::Audio,
-        title: decoded.title,
+        title,
         sections,
         pages: Some(u32::try_from(seconds).unwrap_or(u32::MAX)),
     })
@@ -81,20 +93,27 @@ pub(crate) fn extract(
 
 /// What decoding found.
 #[derive(Debug)]
-struct Decoded {
+pub(crate) struct Decoded {
     /// Frames (samples per channel) decoded, at `rate`.
     frames: u64,
     /// The file's sample rate.
     rate: u32,
     /// The title tag, when the file has one.
-    title: Option<String>,
+    pub(crate) title: Option<String>,
+}
+
+impl Decoded {
+    /// The length in whole seconds, rounded up.
+    pub(crate) fn seconds(&self) -> u64 {
+        self.frames.div_ceil(u64::from(self.rate.max(1)))
+    }
 }
 
 /// Decodes `bytes` and writes them to `out` as 16 kHz mono signed 16-bit
 /// little-endian samples. Packets the decoder rejects are skipped (up to
 /// [`MAX_DECODE_ERRORS`]); a file with no decodable audio is corrupt, and
 /// one longer than [`Limits::max_audio_seconds`] too large.
-fn decode_to_pcm(bytes: &[u8], limits: &Limits, out: &Path) -> Result<Decoded, ExtractError> {
+pub(crate) fn decode_to_pcm(bytes: &[u8], limits: &Limits, out: &Path) -> Result<Decoded, ExtractError> {
     let corrupt = |detail: String| ExtractError::corrupt("audio", detail);
     let max_seconds = u64::from(limits.max_audio_seconds);
     // Fails once `frames` at `rate` are over the limit.
@@ -377,15 +396,15 @@ impl<W: Write> PcmWriter<W> {
     }
 }
 
-/// One recognised word.
+/// One recognised word (or, from a speech service, one segment).
 #[derive(Debug, Clone, PartialEq)]
-struct Word {
+pub(crate) struct Word {
     /// The word as spelled in the dictionary, without its variant number.
-    text: String,
+    pub(crate) text: String,
     /// Start, in milliseconds from the start of the file.
-    start_ms: u64,
+    pub(crate) start_ms: u64,
     /// End, in milliseconds.
-    end_ms: u64,
+    pub(crate) end_ms: u64,
 }
 
 /// Runs PocketSphinx on 16 kHz raw PCM and returns the words it heard.

@@ -23,6 +23,7 @@ mod pdf;
 mod process;
 mod sheet;
 mod sniff;
+mod speech;
 mod text;
 mod tools;
 
@@ -32,6 +33,7 @@ pub use entities::{EntityKind, FoundEntity, find_entities};
 pub use error::ExtractError;
 pub use limits::Limits;
 pub use sniff::{Kind, sniff};
+pub use speech::{HeardSegment, SpeechAudio, SpeechPart, decode_speech, speech_document};
 pub use tools::Tools;
 
 /// Extracts the text of `bytes`, already sniffed as `kind`.

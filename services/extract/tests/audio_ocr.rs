@@ -482,3 +482,46 @@ fn recognises_a_scanned_pdf() {
         document.sections
     );
 }
+
+/// Audio for a speech service: 16 kHz mono 16-bit WAV parts that together
+/// hold the whole file, with their offsets.
+#[test]
+fn speech_parts_cover_the_file_in_16khz_wav() {
+    use percolate_extract::{HeardSegment, decode_speech, speech_document};
+    // 2.5 s of a 440 Hz tone at 44.1 kHz stereo.
+    let samples: Vec<i16> = (0..(44_100 * 5 / 2))
+        .flat_map(|i| {
+            let v = ((i as f32 * 440.0 * std::f32::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
+            [v, v]
+        })
+        .collect();
+    let audio = decode_speech(&write_wav(44_100, 2, &samples), &Limits::default(), 1).unwrap();
+    assert_eq!(audio.seconds, 3);
+    let starts: Vec<u64> = audio.parts.iter().map(|p| p.start_ms).collect();
+    assert_eq!(starts, vec![0, 1000, 2000]);
+    let mut total = 0;
+    for part in &audio.parts {
+        let (rate, channels, pcm) = read_wav(&std::fs::read(&part.path).unwrap());
+        assert_eq!((rate, channels), (16_000, 1));
+        assert_eq!(part.duration_ms, pcm.len() as u64 * 1000 / 16_000);
+        total += pcm.len();
+    }
+    assert!((39_900..=40_100).contains(&total), "2.5 s at 16 kHz, got {total} samples");
+    assert!(audio.parts[..2].iter().all(|p| p.duration_ms == 1000));
+
+    let heard = [
+        HeardSegment { start_ms: 0, end_ms: 900, text: " first words ".into() },
+        HeardSegment { start_ms: 1200, end_ms: 1900, text: "close behind".into() },
+        HeardSegment { start_ms: 5000, end_ms: 5100, text: "after a pause".into() },
+    ];
+    let document = speech_document(&audio, &heard, &Limits::default()).unwrap();
+    assert_eq!(document.kind, Kind::Audio);
+    assert_eq!(document.pages, Some(3));
+    let sections: Vec<(&str, Option<u64>, Option<u64>)> = document.sections.iter().map(|s| (s.text.as_str(), s.start_ms, s.end_ms)).collect();
+    assert_eq!(sections, vec![("first words close behind", Some(0), Some(1900)), ("after a pause", Some(5000), Some(5100))]);
+    let nothing = speech_document(&audio, &[], &Limits::default()).unwrap_err();
+    assert!(matches!(nothing, ExtractError::NoText(_)), "{nothing}");
+
+    let damaged = decode_speech(b"RIFF\x24\x00\x00\x00WAVEjunkjunk", &Limits::default(), 600).unwrap_err();
+    assert!(matches!(damaged, ExtractError::Corrupt { .. }), "{damaged}");
+}

@@ -100,7 +100,10 @@ async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
     let objects = ObjectStore::local(config.data_dir.join("objects"));
     let worker = match node.embedder() {
         Some(embedder) => {
-            let settings = WorkerSettings { database_url: format!("http://{addr}"), ..WorkerSettings::default() };
+            // The in-process worker takes the worker's settings from
+            // PERCOLATE_* variables (limits, chunking, transcription, ...).
+            let worker_config = percolate_worker::WorkerConfig::load(&percolate_worker::WorkerArgs::default())?;
+            let settings = WorkerSettings { database_url: format!("http://{addr}"), ..worker_config.settings() };
             Some(Worker::new(jobs.clone(), objects, embedder, settings)?)
         }
         None => {

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use percolate_sdk::{Client, pb};
-use percolate_testkit::ServerProcess;
+use percolate_testkit::{ServerProcess, TRANSCRIPTION_API_KEY, TranscriptionMode, TranscriptionServer};
 
 struct Dev {
     process: ServerProcess,
@@ -17,8 +17,12 @@ struct Dev {
 }
 
 fn start_dev(data_dir: &Path, extra: &[&str]) -> Dev {
+    start_dev_with_env(data_dir, extra, &[])
+}
+
+fn start_dev_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dev {
     let mut command = Command::new(env!("CARGO_BIN_EXE_percolate"));
-    command.args(["dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra).env("RUST_LOG", "warn");
+    command.args(["dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra).env("RUST_LOG", "warn").envs(env.iter().copied());
     let process = ServerProcess::start(command);
     let endpoint = format!("http://{}", process.addr_after("on"));
     Dev { process, endpoint }
@@ -210,12 +214,17 @@ fn run_tool(program: &str, args: &[&str], dir: &Path) {
     assert!(output.status.success(), "{program} failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 
+/// A spoken WAV file made by espeak-ng.
+fn spoken_wav() -> Vec<u8> {
+    let work = tempfile::tempdir().expect("work dir");
+    run_tool("espeak-ng", &["-v", "en-us+m1", "-s", "130", "-g", "4", "-w", "speech.wav", "I would like to order a pizza. The weather is very good today. We are going to the park."], work.path());
+    std::fs::read(work.path().join("speech.wav")).expect("wav")
+}
+
 #[tokio::test]
 async fn a_spoken_recording_is_transcribed_and_found_by_its_words() {
     let dir = tempfile::tempdir().expect("dir");
-    let work = tempfile::tempdir().expect("work dir");
-    run_tool("espeak-ng", &["-v", "en-us+m1", "-s", "130", "-g", "4", "-w", "speech.wav", "I would like to order a pizza. The weather is very good today. We are going to the park."], work.path());
-    let wav = std::fs::read(work.path().join("speech.wav")).expect("wav");
+    let wav = spoken_wav();
     let dev = start_dev(dir.path(), &[]);
     put_object(dir.path(), "acme", "uploads/voice-memo.wav", &wav);
     put_object(dir.path(), "acme", "uploads/other.txt", b"Quarterly tax filings are due at the end of the fiscal year.");
@@ -279,4 +288,103 @@ async fn the_cli_ingests_and_lists_jobs() {
     let bad = Command::new(env!("CARGO_BIN_EXE_percolate")).args(["--endpoint", &dev.endpoint, "--tenant", "cli", "jobs", "get", "nope"]).output().expect("runs");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a UUID"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
+
+/// The environment that points the worker at a transcription server.
+fn transcription_env(server: &TranscriptionServer, key: &'static str) -> Vec<(&'static str, String)> {
+    vec![("PERCOLATE_TRANSCRIPTION_URL", server.base_url().to_string()), ("PERCOLATE_TRANSCRIPTION_API_KEY", key.to_string()), ("PERCOLATE_TRANSCRIPTION_MODEL", "whisper-test".to_string()), ("PERCOLATE_TRANSCRIPTION_LANGUAGE", "en".to_string()), ("PERCOLATE_TRANSCRIPTION_TIMEOUT_SECS", "3".to_string())]
+}
+
+fn start_dev_transcribing(data_dir: &Path, server: &TranscriptionServer, key: &'static str) -> Dev {
+    let env = transcription_env(server, key);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    start_dev_with_env(data_dir, &[], &env)
+}
+
+/// With an OpenAI-compatible endpoint configured, audio goes there (not to
+/// the local PocketSphinx): the request follows the protocol, and the timed
+/// segments that come back become searchable chunks.
+#[tokio::test]
+async fn audio_goes_to_a_configured_transcription_endpoint() {
+    let server = TranscriptionServer::start(TranscriptionMode::Ok);
+    let dir = tempfile::tempdir().expect("dir");
+    let dev = start_dev_transcribing(dir.path(), &server, TRANSCRIPTION_API_KEY);
+    put_object(dir.path(), "acme", "uploads/memo.wav", &spoken_wav());
+    let acme = client(&dev, "acme").await;
+    let job = acme.ingest("uploads/memo.wav", "doc://memo").await.expect("submit");
+    let done = finish(&acme, &job).await;
+    assert_eq!(done.state(), pb::JobState::Succeeded, "{}", done.error);
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert_eq!(request["authorization"], format!("Bearer {TRANSCRIPTION_API_KEY}"));
+    assert!(request["content_type"].as_str().expect("content type").starts_with("multipart/form-data; boundary="));
+    assert_eq!(request["fields"]["model"], serde_json::json!(["whisper-test"]));
+    assert_eq!(request["fields"]["response_format"], serde_json::json!(["verbose_json"]));
+    assert_eq!(request["fields"]["timestamp_granularities[]"], serde_json::json!(["segment"]));
+    assert_eq!(request["fields"]["language"], serde_json::json!(["en"]));
+    assert_eq!((request["file_type"].as_str(), request["rate"].as_u64(), request["channels"].as_u64(), request["bits"].as_u64()), (Some("audio/wav"), Some(16_000), Some(1), Some(16)));
+    assert!(request["seconds"].as_f64().expect("seconds") > 3.0, "{request}");
+
+    let chunks = acme.get_uri("doc://memo").await.expect("read");
+    let transcript: String = chunks.iter().map(|c| c.content.to_lowercase()).collect::<Vec<_>>().join(" ");
+    let heard = ["order", "pizza", "weather", "park"].iter().filter(|w| transcript.contains(*w)).count();
+    assert!(heard >= 3, "transcript {transcript:?} misses the key words");
+    let metadata = percolate_sdk::struct_to_json(chunks[0].metadata.as_ref().expect("metadata"));
+    assert!(metadata["end_ms"].as_f64().expect("end_ms") > metadata["start_ms"].as_f64().expect("start_ms"), "{metadata}");
+    let hits = acme.search_text("ordering pizza", 1).await.expect("search");
+    assert_eq!(hits[0].resource.as_ref().map(|r| r.uri.as_str()), Some("doc://memo"));
+}
+
+/// Polls a job until `done` says so (60 s at most).
+async fn job_until(client: &Client, id: &str, done: impl Fn(&pb::Job) -> bool) -> pb::Job {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = client.get_job(id).await.expect("get job");
+        if done(&job) {
+            return job;
+        }
+        assert!(std::time::Instant::now() < deadline, "job never got there: {job:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A refused key or a broken answer fails the job at once with the
+/// service's reason; an overloaded or slow service makes it wait for a
+/// retry instead.
+#[tokio::test]
+async fn transcription_endpoint_failures_fail_or_retry_the_job_clearly() {
+    let wav = spoken_wav();
+    let cases = [
+        (TranscriptionMode::Ok, "sk-wrong", Some("refused the request (HTTP 401): Incorrect API key provided")),
+        (TranscriptionMode::Malformed, TRANSCRIPTION_API_KEY, Some("does not follow the protocol")),
+        (TranscriptionMode::Error500, TRANSCRIPTION_API_KEY, None),
+        (TranscriptionMode::Slow, TRANSCRIPTION_API_KEY, None),
+    ];
+    for (mode, key, permanent) in cases {
+        let server = TranscriptionServer::start(mode);
+        let dir = tempfile::tempdir().expect("dir");
+        let dev = start_dev_transcribing(dir.path(), &server, key);
+        put_object(dir.path(), "acme", "uploads/memo.wav", &wav);
+        let acme = client(&dev, "acme").await;
+        let job = acme.ingest("uploads/memo.wav", "doc://memo").await.expect("submit");
+        match permanent {
+            Some(reason) => {
+                let done = finish(&acme, &job).await;
+                assert_eq!(done.state(), pb::JobState::Failed, "{mode:?}");
+                assert!(done.error.contains(reason), "{mode:?}: {}", done.error);
+                assert!(!done.error.contains(key), "the key never appears in errors: {}", done.error);
+                assert_eq!(server.requests().len(), 1, "{mode:?}: no retry of a permanent failure");
+            }
+            None => {
+                let waiting = job_until(&acme, &job.id, |j| !j.error.is_empty()).await;
+                assert_eq!(waiting.state(), pb::JobState::Queued, "{mode:?}: {}", waiting.error);
+                let expected = if mode == TranscriptionMode::Slow { "did not answer within 3 s" } else { "is unavailable: HTTP 500: the model crashed" };
+                assert!(waiting.error.contains(expected), "{mode:?}: {}", waiting.error);
+                acme.cancel_job(&job.id).await.expect("cancel");
+            }
+        }
+        assert!(acme.get_uri("doc://memo").await.expect("read").is_empty(), "{mode:?}: nothing written");
+    }
 }

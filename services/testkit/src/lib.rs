@@ -4,9 +4,11 @@
 
 mod nats;
 mod process;
+mod transcription;
 
 pub use nats::NatsServer;
 pub use process::{ServerProcess, http_get, workspace_binary};
+pub use transcription::{TRANSCRIPTION_API_KEY, TranscriptionMode, TranscriptionServer};
 
 use std::path::PathBuf;
 

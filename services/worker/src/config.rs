@@ -10,10 +10,10 @@ use percolate_extract::{ChunkOptions, Limits, Tools};
 use percolate_jobs::NatsConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::settings::WorkerSettings;
+use crate::settings::{TranscriptionConfig, WorkerSettings};
 
 /// Keys read from `PERCOLATE_*` variables.
-const CONFIG_FIELDS: [&str; 23] = [
+const CONFIG_FIELDS: [&str; 28] = [
     "database_url",
     "nats_url",
     "tier",
@@ -37,6 +37,11 @@ const CONFIG_FIELDS: [&str; 23] = [
     "concurrency",
     "tesseract_lang",
     "shutdown_grace_secs",
+    "transcription_url",
+    "transcription_api_key",
+    "transcription_model",
+    "transcription_language",
+    "transcription_timeout_secs",
 ];
 
 /// Settings of a worker process.
@@ -90,6 +95,18 @@ pub struct WorkerConfig {
     /// Seconds a stopping worker lets its job finish before handing it
     /// back to the queue.
     pub shutdown_grace_secs: u64,
+    /// Base URL (with the version, e.g. `https://api.openai.com/v1`) of an
+    /// OpenAI-compatible speech-to-text service; audio goes to PocketSphinx
+    /// when unset.
+    pub transcription_url: Option<String>,
+    /// Its API key (`PERCOLATE_TRANSCRIPTION_API_KEY`).
+    pub transcription_api_key: Option<String>,
+    /// Its model name.
+    pub transcription_model: String,
+    /// ISO-639-1 language of the audio, when known.
+    pub transcription_language: Option<String>,
+    /// Longest one transcription request may take, in seconds.
+    pub transcription_timeout_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -121,6 +138,11 @@ impl Default for WorkerConfig {
             concurrency: settings.concurrency,
             tesseract_lang: Tools::default().tesseract_lang,
             shutdown_grace_secs: settings.shutdown_grace.as_secs(),
+            transcription_url: None,
+            transcription_api_key: None,
+            transcription_model: "whisper-1".into(),
+            transcription_language: None,
+            transcription_timeout_secs: 300,
         }
     }
 }
@@ -172,6 +194,9 @@ impl WorkerConfig {
         anyhow::ensure!(self.concurrency >= 1, "concurrency must be at least 1");
         anyhow::ensure!(self.embedding_threads >= 1, "embedding_threads must be at least 1");
         anyhow::ensure!(self.job_timeout_secs >= 1, "job_timeout_secs must be at least 1");
+        if let Some(transcription) = self.transcription() {
+            percolate_openai::Transcriber::new(transcription).map_err(|e| anyhow::anyhow!("transcription_url: {e}"))?;
+        }
         Ok(())
     }
 
@@ -183,6 +208,18 @@ impl WorkerConfig {
     /// The embedding model's settings.
     pub fn embedder(&self) -> EmbedderConfig {
         EmbedderConfig::with_paths(self.embedding_model_path.clone(), self.embedding_tokenizer_path.clone(), self.embedding_ort_library.clone(), self.embedding_threads)
+    }
+
+    /// The speech-to-text service, when one is configured.
+    pub fn transcription(&self) -> Option<TranscriptionConfig> {
+        let base_url = self.transcription_url.clone().filter(|u| !u.trim().is_empty())?;
+        Some(TranscriptionConfig {
+            base_url,
+            api_key: self.transcription_api_key.clone(),
+            model: self.transcription_model.clone(),
+            language: self.transcription_language.clone(),
+            timeout: Duration::from_secs(self.transcription_timeout_secs.max(1)),
+        })
     }
 
     /// The worker's runtime settings.
@@ -198,6 +235,7 @@ impl WorkerConfig {
                 ..Limits::default()
             },
             tools: Tools { tesseract_lang: self.tesseract_lang.clone(), ..Tools::default() },
+            transcription: self.transcription(),
             job_timeout: Duration::from_secs(self.job_timeout_secs),
             chunking: ChunkOptions { max_tokens: self.chunk_tokens, overlap_tokens: self.chunk_overlap_tokens, split_pages: false },
             concurrency: self.concurrency,

@@ -56,22 +56,32 @@ pub(crate) async fn ingest_document(run: &JobRun) -> Result<JobResult, JobError>
     Ok(JobResult { resources: resource_ids.len() as u32, entities: entity_ids.len() as u32 + 1, moments: 1 })
 }
 
-/// Sniffs, extracts and chunks on a blocking thread. A parser panic (some
-/// third-party parsers panic on hostile files) fails the job, not the
-/// worker.
+/// Sniffs, extracts (or transcribes through the configured service) and
+/// chunks; parsing runs on blocking threads.
 async fn parse_and_chunk(run: &JobRun, bytes: Vec<u8>, request: &pb::SubmitJobRequest) -> Result<(Document, Vec<Chunk>), JobError> {
-    let settings = run.worker.settings.clone();
-    let embedder = run.worker.embedder.clone();
     let declared = (!request.content_type.is_empty()).then(|| request.content_type.clone());
     let name = request.object_key.rsplit('/').next().map(str::to_string);
-    let task = tokio::task::spawn_blocking(move || -> Result<(Document, Vec<Chunk>), JobError> {
-        let kind: Kind = percolate_extract::sniff(&bytes, declared.as_deref(), name.as_deref())?;
-        let document = percolate_extract::extract(&bytes, kind, &settings.limits, &settings.tools)?;
-        let counter = ModelTokens(embedder);
+    let (kind, bytes) = on_blocking_thread(move || Ok((percolate_extract::sniff(&bytes, declared.as_deref(), name.as_deref())?, bytes))).await?;
+    let document = match (&run.worker.transcriber, kind) {
+        (Some(transcriber), Kind::Audio) => crate::speech::transcribe(run, transcriber, bytes).await?,
+        _ => {
+            let settings = run.worker.settings.clone();
+            on_blocking_thread(move || Ok(percolate_extract::extract(&bytes, kind, &settings.limits, &settings.tools)?)).await?
+        }
+    };
+    let settings = run.worker.settings.clone();
+    let counter = ModelTokens(run.worker.embedder.clone());
+    on_blocking_thread(move || {
         let chunks = chunk_sections(&document.sections, &settings.chunking, &counter);
         Ok((document, chunks))
-    });
-    match task.await {
+    })
+    .await
+}
+
+/// Runs parser code on a blocking thread. A parser panic (some third-party
+/// parsers panic on hostile files) fails the job, not the worker.
+async fn on_blocking_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T, JobError> + Send + 'static) -> Result<T, JobError> {
+    match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => Err(JobError::Permanent("the parser crashed on this file (it is probably corrupt)".into())),
         Err(e) => Err(JobError::Retryable(format!("parsing was interrupted: {e}"))),

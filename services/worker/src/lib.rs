@@ -12,6 +12,7 @@ mod ingest;
 mod metrics;
 mod runner;
 mod settings;
+mod speech;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,11 +42,16 @@ pub struct Worker {
 impl Worker {
     /// A worker writing to the database at `settings.database_url`. The
     /// connection is made on first use, so the database may start later.
-    pub fn new(jobs: Jobs, objects: ObjectStore, embedder: Arc<Embedder>, settings: WorkerSettings) -> Result<Self, percolate_sdk::Error> {
+    /// Fails on a bad database URL or transcription setting.
+    pub fn new(jobs: Jobs, objects: ObjectStore, embedder: Arc<Embedder>, settings: WorkerSettings) -> anyhow::Result<Self> {
         let channel = tonic::transport::Endpoint::from_shared(settings.database_url.clone()).map_err(percolate_sdk::Error::Connect)?.tcp_nodelay(true).connect_lazy();
         let database = Client::from_channel(channel, "default")?;
+        let transcriber = settings.transcription.clone().map(percolate_openai::Transcriber::new).transpose()?;
+        if let Some(transcriber) = &transcriber {
+            tracing::info!(endpoint = %transcriber.endpoint(), "audio is transcribed by an OpenAI-compatible service");
+        }
         let metrics = Arc::new(WorkerMetrics::new());
-        Ok(Self { inner: Arc::new(WorkerInner { jobs, objects, embedder, settings, metrics, database }) })
+        Ok(Self { inner: Arc::new(WorkerInner { jobs, objects, embedder, settings, metrics, database, transcriber }) })
     }
 
     /// The worker's metrics (for an admin port).

@@ -24,6 +24,8 @@ pub(crate) struct WorkerInner {
     pub(crate) settings: WorkerSettings,
     pub(crate) metrics: Arc<WorkerMetrics>,
     pub(crate) database: Client,
+    /// The speech-to-text service audio goes to, when configured.
+    pub(crate) transcriber: Option<percolate_openai::Transcriber>,
 }
 
 /// One job attempt in progress.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use percolate_extract::{ChunkOptions, Limits, Tools};
+pub use percolate_openai::TranscriptionConfig;
 
 /// Settings of a worker (the binary fills them from its configuration;
 /// `percolate dev` from its own).
@@ -14,6 +15,9 @@ pub struct WorkerSettings {
     pub limits: Limits,
     /// External programs (speech recognition, OCR).
     pub tools: Tools,
+    /// An OpenAI-compatible speech-to-text service that audio is sent to
+    /// instead of PocketSphinx.
+    pub transcription: Option<TranscriptionConfig>,
     /// Longest one job attempt may take.
     pub job_timeout: Duration,
     /// Chunk size and overlap, in model tokens.
@@ -37,6 +41,7 @@ impl Default for WorkerSettings {
             database_url: "http://127.0.0.1:50051".into(),
             limits: Limits::default(),
             tools: Tools::default(),
+            transcription: None,
             job_timeout: Duration::from_secs(30 * 60),
             chunking: ChunkOptions { max_tokens: 200, overlap_tokens: 32, split_pages: false },
             embed_batch: 32,
