@@ -98,18 +98,27 @@ impl TokenCounter for ModelTokens {
 }
 
 /// Embeds chunks in batches, reporting progress (and noticing a cancel)
-/// after each batch.
+/// after each batch. Batches are formed from chunks of similar token counts
+/// (a batch is padded to its longest input), and the vectors are returned
+/// in chunk order.
 async fn embed_chunks(run: &JobRun, chunks: &[Chunk]) -> Result<Vec<Vec<f32>>, JobError> {
     let batch = run.worker.settings.embed_batch.max(1);
-    let mut vectors = Vec::with_capacity(chunks.len());
-    for (done, group) in chunks.chunks(batch).enumerate() {
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by_key(|&i| chunks[i].tokens);
+    let mut vectors = vec![Vec::new(); chunks.len()];
+    for (done, group) in order.chunks(batch).enumerate() {
         run.stage("embedding", 0.1 + 0.8 * (done * batch) as f32 / chunks.len() as f32).await?;
-        let texts: Vec<String> = group.iter().map(|c| c.text.clone()).collect();
+        let texts: Vec<String> = group.iter().map(|&i| chunks[i].text.clone()).collect();
         let embedder = run.worker.embedder.clone();
         let started = Instant::now();
         let embedded = tokio::task::spawn_blocking(move || embedder.embed(&texts)).await.map_err(|e| JobError::Retryable(format!("embedding was interrupted: {e}")))??;
         run.worker.metrics.observe_embedding(started.elapsed(), group.len());
-        vectors.extend(embedded);
+        if embedded.len() != group.len() {
+            return Err(JobError::Retryable(format!("the model returned {} vectors for {} chunks", embedded.len(), group.len())));
+        }
+        for (&i, vector) in group.iter().zip(embedded) {
+            vectors[i] = vector;
+        }
     }
     Ok(vectors)
 }
