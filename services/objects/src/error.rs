@@ -3,7 +3,7 @@
 /// Why an object operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
-    /// The key is not a safe relative path.
+    /// The key (or tenant) is not a safe relative path.
     #[error("object key '{key}' {why}")]
     InvalidKey {
         /// The offending key (escaped).
@@ -24,7 +24,7 @@ pub enum ObjectError {
         /// The limit.
         limit: u64,
     },
-    /// The disk or the server failed.
+    /// The local disk failed.
     #[error("object store I/O on '{key}': {source}")]
     Io {
         /// The object's key.
@@ -32,6 +32,27 @@ pub enum ObjectError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The S3-compatible server failed or could not be reached.
+    #[error("object store request {operation} '{key}' failed: {detail}")]
+    Remote {
+        /// What was attempted (e.g. `UploadPart`).
+        operation: &'static str,
+        /// The object's key.
+        key: String,
+        /// The server's or the transport's error.
+        detail: String,
+    },
+    /// The store's settings cannot work.
+    #[error("object store configuration: {0}")]
+    Config(String),
+}
+
+impl ObjectError {
+    /// Whether the same operation may succeed later (the store, not the
+    /// request, failed).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Io { .. } | Self::Remote { .. })
+    }
 }
 
 /// Result of object operations.

@@ -25,9 +25,34 @@ pub fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Accepts tenant ids as the database does (`[a-z0-9][a-z0-9_-]{0,62}`):
+/// checked again here so that no caller can build a path or key prefix
+/// from an unchecked one.
+pub fn validate_tenant(tenant: &str) -> Result<()> {
+    let bad = |why| Err(ObjectError::InvalidKey { key: tenant.escape_default().to_string(), why });
+    let bytes = tenant.as_bytes();
+    if bytes.is_empty() || bytes.len() > 63 {
+        return bad("is not a tenant id of 1 to 63 characters");
+    }
+    if !(bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit()) || !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-') {
+        return bad("is not a tenant id (lowercase letters, digits, '_' and '-', starting with a letter or digit)");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::validate_key;
+    use super::{validate_key, validate_tenant};
+
+    #[test]
+    fn tenants_are_single_safe_segments() {
+        for ok in ["acme", "a", "t-1_x"] {
+            assert!(validate_tenant(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", "a/b", "Acme", "-a", "a.b", &"a".repeat(64)] {
+            assert!(validate_tenant(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn accepts_plain_relative_keys() {

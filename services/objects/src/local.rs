@@ -1,10 +1,21 @@
 //! Objects in a local directory: `<root>/tenants/<tenant>/<key>`.
+//!
+//! A write goes to a hidden temporary file next to the object
+//! (`.<name>.upload-<uuid>`), is fsynced, renamed over the object and the
+//! directory fsynced: readers see the old object or the new one, and a
+//! crash leaves at most a temporary file, never a partial object.
 
 use std::path::{Path, PathBuf};
 
+use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ObjectError, Result};
+use crate::writer::{ObjectWriter, Sink};
+use crate::{ByteStream, ObjectReader};
+
+/// Bytes per read of a streamed object.
+const READ_CHUNK: usize = 256 << 10;
 
 /// A directory of objects.
 #[derive(Debug, Clone)]
@@ -18,39 +29,132 @@ impl LocalObjects {
         Self { root }
     }
 
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file of an object. The tenant id and key are validated by the
     /// callers, so the path stays under the tenant's directory.
     pub fn path(&self, tenant: &str, key: &str) -> PathBuf {
         self.root.join("tenants").join(tenant).join(key)
     }
 
-    pub(crate) async fn get(&self, tenant: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>> {
+    pub(crate) async fn reader(&self, tenant: &str, key: &str) -> Result<ObjectReader> {
         let path = self.path(tenant, key);
         let io = |source| ObjectError::Io { key: key.to_string(), source };
-        let metadata = match tokio::fs::metadata(&path).await {
-            Ok(m) if m.is_file() => m,
-            Ok(_) => return Err(ObjectError::NotFound(key.to_string())),
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ObjectError::NotFound(key.to_string())),
             Err(e) => return Err(io(e)),
         };
-        if metadata.len() > max_bytes {
-            return Err(ObjectError::TooLarge { key: key.to_string(), size: metadata.len(), limit: max_bytes });
+        let metadata = file.metadata().await.map_err(io)?;
+        if !metadata.is_file() {
+            return Err(ObjectError::NotFound(key.to_string()));
         }
-        tokio::fs::read(&path).await.map_err(io)
+        let owned_key = key.to_string();
+        let body: ByteStream = Box::pin(
+            file_pieces(file)
+                .map(move |piece| piece.map_err(|source| ObjectError::Io { key: owned_key.clone(), source })),
+        );
+        Ok(ObjectReader { size: metadata.len(), body })
     }
 
-    pub(crate) async fn put(&self, tenant: &str, key: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) async fn size(&self, tenant: &str, key: &str) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.path(tenant, key)).await {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ObjectError::Io { key: key.to_string(), source }),
+        }
+    }
+
+    pub(crate) async fn delete(&self, tenant: &str, key: &str) -> Result<()> {
+        match tokio::fs::remove_file(self.path(tenant, key)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(ObjectError::Io { key: key.to_string(), source }),
+        }
+    }
+
+    pub(crate) async fn writer(&self, tenant: &str, key: &str) -> Result<ObjectWriter> {
         let path = self.path(tenant, key);
         let io = |source| ObjectError::Io { key: key.to_string(), source };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-        let temp = dir.join(format!(".{}.part-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("object"), std::process::id()));
-        let mut file = tokio::fs::File::create(&temp).await.map_err(io)?;
-        file.write_all(bytes).await.map_err(io)?;
-        file.sync_all().await.map_err(io)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+        let temp = dir.join(format!(".{name}.upload-{}", uuid::Uuid::new_v4().simple()));
+        let file = tokio::fs::File::create(&temp).await.map_err(io)?;
+        Ok(ObjectWriter::new(key, Sink::Local(LocalSink { key: key.to_string(), file: Some(file), temp, path, dir, done: false })))
+    }
+}
+
+/// Reads a file in pieces of [`READ_CHUNK`].
+fn file_pieces(file: tokio::fs::File) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    futures::stream::unfold(Some(file), |state| async move {
+        use tokio::io::AsyncReadExt;
+        let mut file = state?;
+        let mut buf = vec![0u8; READ_CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+/// A local object being written.
+pub(crate) struct LocalSink {
+    key: String,
+    file: Option<tokio::fs::File>,
+    temp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+    done: bool,
+}
+
+impl LocalSink {
+    fn io(&self, source: std::io::Error) -> ObjectError {
+        ObjectError::Io { key: self.key.clone(), source }
+    }
+
+    pub(crate) async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let Some(file) = self.file.as_mut() else { return Err(self.io(std::io::Error::other("the writer is closed"))) };
+        let result = file.write_all(bytes).await;
+        result.map_err(|e| self.io(e))
+    }
+
+    pub(crate) async fn finish(mut self) -> Result<()> {
+        let Some(file) = self.file.take() else { return Err(self.io(std::io::Error::other("the writer is closed"))) };
+        let synced = file.sync_all().await;
+        synced.map_err(|e| self.io(e))?;
         drop(file);
-        tokio::fs::rename(&temp, &path).await.map_err(io)?;
-        tokio::fs::File::open(&dir).await.map_err(io)?.sync_all().await.map_err(io)?;
-        Ok(())
+        let renamed = tokio::fs::rename(&self.temp, &self.path).await;
+        renamed.map_err(|e| self.io(e))?;
+        self.done = true;
+        let dir = tokio::fs::File::open(&self.dir).await.map_err(|e| self.io(e))?;
+        let synced = dir.sync_all().await;
+        synced.map_err(|e| self.io(e))
+    }
+
+    pub(crate) async fn abort(mut self) {
+        self.file.take();
+        if let Err(error) = tokio::fs::remove_file(&self.temp).await {
+            tracing::warn!(key = %self.key, %error, "removing an aborted upload's file failed");
+        }
+        self.done = true;
+    }
+}
+
+impl Drop for LocalSink {
+    /// A writer dropped unfinished (a cancelled request) removes its file.
+    fn drop(&mut self) {
+        if !self.done {
+            self.file.take();
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
 }

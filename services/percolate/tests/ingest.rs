@@ -291,12 +291,14 @@ async fn the_cli_ingests_and_lists_jobs() {
 }
 
 /// The environment that points the worker at a transcription server.
-fn transcription_env(server: &TranscriptionServer, key: &'static str) -> Vec<(&'static str, String)> {
-    vec![("PERCOLATE_TRANSCRIPTION_URL", server.base_url().to_string()), ("PERCOLATE_TRANSCRIPTION_API_KEY", key.to_string()), ("PERCOLATE_TRANSCRIPTION_MODEL", "whisper-test".to_string()), ("PERCOLATE_TRANSCRIPTION_LANGUAGE", "en".to_string()), ("PERCOLATE_TRANSCRIPTION_TIMEOUT_SECS", "3".to_string())]
+fn transcription_env(server: &TranscriptionServer, key: &'static str, timeout_secs: u64) -> Vec<(&'static str, String)> {
+    vec![("PERCOLATE_TRANSCRIPTION_URL", server.base_url().to_string()), ("PERCOLATE_TRANSCRIPTION_API_KEY", key.to_string()), ("PERCOLATE_TRANSCRIPTION_MODEL", "whisper-test".to_string()), ("PERCOLATE_TRANSCRIPTION_LANGUAGE", "en".to_string()), ("PERCOLATE_TRANSCRIPTION_TIMEOUT_SECS", timeout_secs.to_string())]
 }
 
-fn start_dev_transcribing(data_dir: &Path, server: &TranscriptionServer, key: &'static str) -> Dev {
-    let env = transcription_env(server, key);
+/// The test server transcribes with PocketSphinx, a few seconds on a busy
+/// machine: 120 s leaves room; the slow case uses 3 s against its 30 s.
+fn start_dev_transcribing(data_dir: &Path, server: &TranscriptionServer, key: &'static str, timeout_secs: u64) -> Dev {
+    let env = transcription_env(server, key, timeout_secs);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     start_dev_with_env(data_dir, &[], &env)
 }
@@ -308,7 +310,7 @@ fn start_dev_transcribing(data_dir: &Path, server: &TranscriptionServer, key: &'
 async fn audio_goes_to_a_configured_transcription_endpoint() {
     let server = TranscriptionServer::start(TranscriptionMode::Ok);
     let dir = tempfile::tempdir().expect("dir");
-    let dev = start_dev_transcribing(dir.path(), &server, TRANSCRIPTION_API_KEY);
+    let dev = start_dev_transcribing(dir.path(), &server, TRANSCRIPTION_API_KEY, 120);
     put_object(dir.path(), "acme", "uploads/memo.wav", &spoken_wav());
     let acme = client(&dev, "acme").await;
     let job = acme.ingest("uploads/memo.wav", "doc://memo").await.expect("submit");
@@ -365,7 +367,8 @@ async fn transcription_endpoint_failures_fail_or_retry_the_job_clearly() {
     for (mode, key, permanent) in cases {
         let server = TranscriptionServer::start(mode);
         let dir = tempfile::tempdir().expect("dir");
-        let dev = start_dev_transcribing(dir.path(), &server, key);
+        let timeout = if mode == TranscriptionMode::Slow { 3 } else { 120 };
+        let dev = start_dev_transcribing(dir.path(), &server, key, timeout);
         put_object(dir.path(), "acme", "uploads/memo.wav", &wav);
         let acme = client(&dev, "acme").await;
         let job = acme.ingest("uploads/memo.wav", "doc://memo").await.expect("submit");

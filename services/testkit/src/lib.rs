@@ -1,13 +1,16 @@
 //! Test harness shared by the crates' integration tests: real servers
-//! (`nats-server`, our own binaries), started on free loopback ports in temporary directories and stopped
+//! (`nats-server`, S3-compatible servers, an OpenAI-compatible transcription server, our own binaries), started on free loopback ports in temporary directories and stopped
 //! (killed) when dropped.
 
 mod nats;
 mod process;
+mod s3;
 mod transcription;
+mod watch;
 
 pub use nats::NatsServer;
 pub use process::{ServerProcess, http_get, workspace_binary};
+pub use s3::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Kind, S3Server};
 pub use transcription::{TRANSCRIPTION_API_KEY, TranscriptionMode, TranscriptionServer};
 
 use std::path::PathBuf;

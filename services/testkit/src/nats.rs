@@ -1,10 +1,10 @@
 //! A real `nats-server` with JetStream.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::Duration;
+
+use crate::watch::{Output, spawn_until};
 
 /// A running `nats-server -js` on a random loopback port, storing in its
 /// own temporary directory. Killed when dropped.
@@ -29,23 +29,9 @@ impl NatsServer {
     /// Starts a server on the store directory `store` (to restart one).
     pub fn start_in(store: &Path) -> Self {
         let program = crate::program("PERCOLATE_NATS_SERVER", "nats-server");
-        let mut child = Command::new(&program)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} (run scripts/bootstrap): {e}", program.display()));
-        let stderr = child.stderr.take().expect("nats-server stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("Listening for client connections on ").nth(1) {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(20)).expect("nats-server did not report its port within 20 s");
+        let mut command = Command::new(&program);
+        command.args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"]).arg(store);
+        let (child, addr) = spawn_until(command, Output::Stderr, "Listening for client connections on ", Duration::from_secs(20));
         Self { child, url: format!("nats://{addr}"), store: store.to_path_buf(), _dir: None }
     }
 

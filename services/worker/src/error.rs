@@ -32,10 +32,7 @@ impl From<ExtractError> for JobError {
 
 impl From<ObjectError> for JobError {
     fn from(error: ObjectError) -> Self {
-        match error {
-            ObjectError::Io { .. } => JobError::Retryable(error.to_string()),
-            _ => JobError::Permanent(error.to_string()),
-        }
+        if error.is_transient() { JobError::Retryable(error.to_string()) } else { JobError::Permanent(error.to_string()) }
     }
 }
 
