@@ -239,7 +239,7 @@ async fn measure_pdf(pipeline: &Pipeline, rng: &mut StdRng, pages: usize, paddin
     pipeline.warm_up(&client, tenant).await?;
     let page_lines: Vec<Vec<String>> = (0..pages).map(|_| pdf::page_lines(rng)).collect();
     let words: usize = page_lines.iter().flatten().map(|l| l.split_whitespace().count()).sum();
-    let bytes = pdf::build(&page_lines, "Benchmark report")?;
+    let bytes = pdf::build(&page_lines, "Benchmark report");
     let size = bytes.len();
     pipeline.objects.put(tenant, "uploads/report.pdf", &bytes).await?;
 

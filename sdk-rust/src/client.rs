@@ -6,6 +6,7 @@ use percolate_proto::TENANT_HEADER;
 use percolate_proto::v1 as pb;
 use percolate_proto::v1::database_client::DatabaseClient;
 use percolate_proto::v1::jobs_client::JobsClient;
+use percolate_proto::v1::upload_client::UploadClient;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
@@ -25,6 +26,9 @@ pub enum Error {
     /// The tenant id cannot be sent as metadata.
     #[error("tenant id '{0}' is not valid ASCII metadata")]
     InvalidTenant(String),
+    /// A local file or reader being uploaded failed.
+    #[error("reading the upload: {0}")]
+    Io(std::io::Error),
 }
 
 impl From<Status> for Error {
@@ -50,6 +54,7 @@ type Result<T> = std::result::Result<T, Error>;
 pub struct Client {
     inner: DatabaseClient<Channel>,
     jobs: JobsClient<Channel>,
+    pub(crate) upload: UploadClient<Channel>,
     tenant: MetadataValue<tonic::metadata::Ascii>,
     timeout: Option<Duration>,
 }
@@ -74,8 +79,9 @@ impl Client {
     pub fn from_channel(channel: Channel, tenant: &str) -> Result<Self> {
         let tenant = MetadataValue::try_from(tenant).map_err(|_| Error::InvalidTenant(tenant.to_owned()))?;
         let inner = DatabaseClient::new(channel.clone()).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
-        let jobs = JobsClient::new(channel);
-        Ok(Self { inner, jobs, tenant, timeout: None })
+        let jobs = JobsClient::new(channel.clone());
+        let upload = UploadClient::new(channel);
+        Ok(Self { inner, jobs, upload, tenant, timeout: None })
     }
 
     /// The same connection, as another tenant.

@@ -15,8 +15,10 @@
 
 mod builders;
 mod client;
+mod upload;
 
 pub use builders::{EntityInput, MomentInput, ResourceInput, json_to_struct, struct_to_json};
 pub use client::{Client, Error, MomentPage};
+pub use upload::{Progress, UploadOptions};
 /// The generated protobuf types and clients.
 pub use percolate_proto::v1 as pb;

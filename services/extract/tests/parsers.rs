@@ -6,9 +6,9 @@
 
 use std::io::{Cursor, Write};
 
-use lopdf::content::{Content, Operation};
 use lopdf::{Document as Pdf, Object, Stream, dictionary};
 use percolate_extract::{Document, ExtractError, Kind, Limits, Tools, extract, sniff};
+use percolate_testkit::fixtures::{self, PdfStyle, W_NS, docx, paragraph, zip};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -16,104 +16,8 @@ use zip::{CompressionMethod, ZipWriter};
 
 /// A PDF with one page per entry, each line of text drawn in Helvetica.
 fn pdf(pages: &[&[&str]], title: Option<&str>) -> Vec<u8> {
-    let mut doc = Pdf::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "Type1",
-        "BaseFont" => "Helvetica",
-    });
-    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
-    let mut kids = Vec::new();
-    for lines in pages {
-        let mut operations = Vec::new();
-        for (i, line) in lines.iter().enumerate() {
-            let y = 720 - 24 * i as i64;
-            operations.extend([
-                Operation::new("BT", vec![]),
-                Operation::new("Tf", vec!["F1".into(), 12.into()]),
-                Operation::new("Td", vec![72.into(), y.into()]),
-                Operation::new("Tj", vec![Object::string_literal(*line)]),
-                Operation::new("ET", vec![]),
-            ]);
-        }
-        let content = Content { operations }.encode().unwrap();
-        let content_id = doc.add_object(Stream::new(dictionary! {}, content));
-        let page_id = doc.add_object(dictionary! {
-            "Type" => "Page",
-            "Parent" => pages_id,
-            "Contents" => content_id,
-        });
-        kids.push(Object::Reference(page_id));
-    }
-    let count = kids.len() as i64;
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages",
-            "Kids" => kids,
-            "Count" => count,
-            "Resources" => resources_id,
-            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    if let Some(title) = title {
-        let info_id = doc.add_object(dictionary! { "Title" => Object::string_literal(title) });
-        doc.trailer.set("Info", info_id);
-    }
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
-}
-
-/// A ZIP of `entries`, deflated.
-fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    for (name, data) in entries {
-        writer.start_file(*name, options).unwrap();
-        writer.write_all(data).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
-}
-
-const W_NS: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
-
-fn paragraph(style: Option<&str>, text: &str) -> String {
-    let style = style
-        .map(|s| format!("<w:pPr><w:pStyle w:val=\"{s}\"/></w:pPr>"))
-        .unwrap_or_default();
-    format!("<w:p>{style}<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>")
-}
-
-/// A DOCX whose body is `body` (WordprocessingML paragraphs).
-fn docx(body: &str, styles: Option<&str>, core_title: Option<&str>) -> Vec<u8> {
-    let document = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-         <w:document xmlns:w=\"{W_NS}\"><w:body>{body}</w:body></w:document>"
-    );
-    let core = core_title.map(|t| {
-        format!(
-            "<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" \
-             xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>{t}</dc:title></cp:coreProperties>"
-        )
-    });
-    let mut entries: Vec<(&str, &[u8])> = vec![
-        (
-            "[Content_Types].xml",
-            b"<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>",
-        ),
-        ("word/document.xml", document.as_bytes()),
-    ];
-    if let Some(styles) = styles {
-        entries.push(("word/styles.xml", styles.as_bytes()));
-    }
-    if let Some(core) = &core {
-        entries.push(("docProps/core.xml", core.as_bytes()));
-    }
-    zip(&entries)
+    let pages: Vec<Vec<&str>> = pages.iter().map(|p| p.to_vec()).collect();
+    fixtures::pdf(&pages, title, PdfStyle::default())
 }
 
 /// An XLSX with the given sheets; cells are inline strings or numbers.

@@ -19,6 +19,6 @@ mod service;
 pub use backend::Delivery;
 pub use error::{JobsError, Result};
 pub use jobs::{Jobs, LOCAL_MAX_DELIVERIES, Start};
-pub use model::{Envelope, is_finished, validate_object_key};
+pub use model::{Envelope, is_finished, validate_object_key, validate_submit};
 pub use nats::{BUCKET, NatsConfig, STREAM};
 pub use service::JobsService;

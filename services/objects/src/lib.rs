@@ -14,12 +14,14 @@
 mod error;
 mod key;
 mod local;
+mod location;
 mod s3;
 mod writer;
 
 pub use error::{ObjectError, Result};
 pub use key::{validate_key, validate_tenant};
 pub use local::LocalObjects;
+pub use location::parse_s3_location;
 pub use s3::{S3Config, S3Objects};
 pub use writer::{ObjectWriter, StoredObject};
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use percolate_jobs::{Jobs, JobsService};
 use percolate_objects::ObjectStore;
+use percolate_gateway::{GatewayMetrics, UploadLimits, UploadService};
 use percolate_worker::{Worker, WorkerSettings};
 use tonic::service::Routes;
 
@@ -98,26 +99,31 @@ async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
     let jobs_dir = config.data_dir.join("jobs");
     let jobs = tokio::task::spawn_blocking(move || Jobs::local(&jobs_dir)).await??;
     let objects = ObjectStore::local(config.data_dir.join("objects"));
+    // The in-process worker takes the worker's settings from PERCOLATE_*
+    // variables (limits, chunking, transcription, ...); uploads are bounded
+    // by the largest file it accepts.
+    let worker_settings = WorkerSettings { database_url: format!("http://{addr}"), ..percolate_worker::WorkerConfig::load(&percolate_worker::WorkerArgs::default())?.settings() };
+    let upload_metrics = Arc::new(GatewayMetrics::new());
+    let (abort_uploads, abort_rx) = tokio::sync::watch::channel(false);
+    let upload = UploadService::new(objects.clone(), jobs.clone(), UploadLimits { max_upload_bytes: worker_settings.limits.max_file_bytes }, upload_metrics.clone(), abort_rx);
     let worker = match node.embedder() {
-        Some(embedder) => {
-            // The in-process worker takes the worker's settings from
-            // PERCOLATE_* variables (limits, chunking, transcription, ...).
-            let worker_config = percolate_worker::WorkerConfig::load(&percolate_worker::WorkerArgs::default())?;
-            let settings = WorkerSettings { database_url: format!("http://{addr}"), ..worker_config.settings() };
-            Some(Worker::new(jobs.clone(), objects, embedder, settings)?)
-        }
+        Some(embedder) => Some(Worker::new(jobs.clone(), objects, embedder, worker_settings)?),
         None => {
             tracing::warn!("no embedding model: the in-process worker is off and submitted jobs wait in the queue");
             None
         }
     };
+    let worker_metrics = worker.as_ref().map(|w| w.metrics());
     let extras = percolate_database::Extras {
-        routes: Some(Routes::new(JobsService::new(jobs.clone()).into_server())),
-        service_names: vec!["percolate.v1.Jobs"],
-        metrics: worker.as_ref().map(|w| {
-            let metrics = w.metrics();
-            Arc::new(move || metrics.render()) as percolate_runtime::RenderMetrics
-        }),
+        routes: Some(Routes::new(JobsService::new(jobs.clone()).into_server()).add_service(upload.into_server())),
+        service_names: vec!["percolate.v1.Jobs", "percolate.v1.Upload"],
+        metrics: Some(Arc::new(move || {
+            let mut text = upload_metrics.render();
+            if let Some(metrics) = &worker_metrics {
+                text.push_str(&metrics.render());
+            }
+            text
+        }) as percolate_runtime::RenderMetrics),
     };
     // On a signal the worker stops first (finishing or handing back its
     // job, which needs the database), then the node drains and closes.
@@ -130,6 +136,12 @@ async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
         if let Some(task) = worker_task {
             let _ = task.await;
         }
+        // Uploads in flight get most of the node's drain period, then are
+        // aborted cleanly (their partial files removed).
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let _ = abort_uploads.send(true);
+        });
     };
     node.serve(grpc, admin, extras, shutdown).await
 }

@@ -2,6 +2,7 @@
 //! (`nats-server`, S3-compatible servers, an OpenAI-compatible transcription server, our own binaries), started on free loopback ports in temporary directories and stopped
 //! (killed) when dropped.
 
+pub mod fixtures;
 mod nats;
 mod process;
 mod s3;

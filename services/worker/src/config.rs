@@ -20,7 +20,7 @@ const CONFIG_FIELDS: [&str; 28] = [
     "replicas",
     "ack_wait_secs",
     "max_deliveries",
-    "objects_dir",
+    "objects",
     "admin_listen",
     "log_format",
     "embedding_model_path",
@@ -60,8 +60,11 @@ pub struct WorkerConfig {
     pub ack_wait_secs: u64,
     /// Most deliveries of one job (the last one only records the failure).
     pub max_deliveries: u32,
-    /// The object store directory uploads are read from.
-    pub objects_dir: PathBuf,
+    /// Where uploads are read from: a directory, or an S3 location
+    /// `s3://<bucket>?endpoint=...` (see `percolate_objects::parse_s3_location`;
+    /// credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` or the
+    /// SDK's other sources).
+    pub objects: String,
     /// HTTP admin address (`/metrics`, `/healthz`); `None` disables it.
     pub admin_listen: Option<SocketAddr>,
     /// Log format: `text` or `json`.
@@ -121,7 +124,7 @@ impl Default for WorkerConfig {
             replicas: nats.replicas,
             ack_wait_secs: nats.ack_wait.as_secs(),
             max_deliveries: nats.max_deliveries,
-            objects_dir: PathBuf::from("./data/objects"),
+            objects: "./data/objects".into(),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9465))),
             log_format: "text".into(),
             embedding_model_path: None,
@@ -162,10 +165,10 @@ pub struct WorkerArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats_url: Option<String>,
-    /// Object store directory.
+    /// Object store: a directory or `s3://<bucket>?endpoint=...`.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub objects_dir: Option<PathBuf>,
+    pub objects: Option<String>,
     /// HTTP admin listen address for /metrics.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

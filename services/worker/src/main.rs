@@ -25,7 +25,9 @@ async fn main() -> anyhow::Result<()> {
     let embedder_config = config.embedder();
     let embedder = Arc::new(tokio::task::spawn_blocking(move || Embedder::load(&embedder_config)).await??);
     let jobs = Jobs::nats(config.nats()).await?;
-    let worker = Worker::new(jobs, ObjectStore::local(&config.objects_dir), embedder, config.settings())?;
+    let objects = ObjectStore::open(&config.objects).await?;
+    tracing::info!(objects = %objects.describe(), "object store");
+    let worker = Worker::new(jobs, objects, embedder, config.settings())?;
     let admin = match config.admin_listen {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
         None => None,

@@ -43,7 +43,7 @@ impl Cluster {
     fn start_worker_with(&self, env: &[(&str, &str)]) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_percolate-worker"));
         command
-            .args(["--database-url", &self.database_url(), "--nats-url", self.nats.url(), "--admin-listen", "127.0.0.1:0", "--objects-dir"])
+            .args(["--database-url", &self.database_url(), "--nats-url", self.nats.url(), "--admin-listen", "127.0.0.1:0", "--objects"])
             .arg(self.objects.path())
             .env("PERCOLATE_ACK_WAIT_SECS", ACK_WAIT_SECS.to_string())
             .env("PERCOLATE_MAX_DELIVERIES", "4")
