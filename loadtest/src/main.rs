@@ -5,13 +5,15 @@
 //! By default it starts a database node in-process on a free loopback port
 //! with a temporary data directory; `--endpoint` measures a running node.
 //! `percolate-bench embed` measures the embedder against the Python peer,
-//! `percolate-bench ingest` the ingestion pipeline of the embedded default.
+//! `percolate-bench ingest` the ingestion pipeline of the embedded default,
+//! `percolate-bench upload` the gateway against direct S3 puts.
 
 mod embed;
 mod ingest;
 mod pdf;
 mod prose;
 mod stats;
+mod upload;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,6 +68,9 @@ enum Bench {
     /// End-to-end ingestion in the embedded default: one multi-page PDF,
     /// then many small Markdown files submitted at once.
     Ingest(ingest::IngestArgs),
+    /// Upload throughput through the gateway against direct S3 puts, and
+    /// the gateway's memory.
+    Upload(upload::UploadArgs),
 }
 
 fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
@@ -78,6 +83,7 @@ async fn main() -> Result<()> {
     match &args.command {
         Some(Bench::Embed(embed)) => return embed::run(embed),
         Some(Bench::Ingest(ingest)) => return ingest::run(ingest).await,
+        Some(Bench::Upload(upload)) => return upload::run(upload).await,
         None => {}
     }
     let scratch = tempfile::tempdir()?;

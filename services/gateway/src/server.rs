@@ -37,6 +37,10 @@ pub async fn serve(config: GatewayConfig, grpc: TcpListener, admin: Option<TcpLi
         .register_encoded_file_descriptor_set(percolate_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(percolate_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
     let admin_task = admin.map(|listener| {
         let metrics = metrics.clone();
         let render: RenderMetrics = Arc::new(move || metrics.render());
@@ -51,6 +55,7 @@ pub async fn serve(config: GatewayConfig, grpc: TcpListener, admin: Option<TcpLi
     let serving = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(upload.into_server())
         .add_service(JobsService::new(jobs.clone()).into_server())
         .serve_with_incoming_shutdown(incoming_without_nagle(grpc), stop_accepting);

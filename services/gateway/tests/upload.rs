@@ -343,3 +343,28 @@ async fn the_embedded_default_serves_the_same_upload_path() {
     let metrics = http_get(dev.addr_after("admin"), "/metrics");
     assert!(metrics.contains("percolate_gateway_uploads_total{outcome=\"stored\"} 3"), "{metrics}");
 }
+
+/// Health and reflection, as `grpcurl` and Kubernetes probes use them.
+#[tokio::test]
+async fn the_gateway_reports_health_and_serves_reflection() {
+    let cluster = Distributed::start(&[]);
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", cluster.gateway.addr_after("on"))).expect("url").connect().await.expect("connects");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for service in ["percolate.v1.Upload", "percolate.v1.Jobs"] {
+        let answer = health.check(tonic_health::pb::HealthCheckRequest { service: service.into() }).await.expect("health").into_inner();
+        assert_eq!(answer.status(), tonic_health::pb::health_check_response::ServingStatus::Serving, "{service}");
+    }
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut answers = reflection.server_reflection_info(futures::stream::iter(vec![request])).await.expect("reflection").into_inner();
+    let answer = answers.message().await.expect("message").expect("an answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else { panic!("not a service list") };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in ["percolate.v1.Upload", "percolate.v1.Jobs", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
+    }
+}

@@ -17,7 +17,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
@@ -89,12 +89,26 @@ impl std::fmt::Debug for S3Objects {
 }
 
 /// Maps an SDK error to [`ObjectError::Remote`].
-fn remote<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, key: &str, error: SdkError<E, R>) -> ObjectError {
+fn remote<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug + 'static>(operation: &'static str, key: &str, error: SdkError<E, R>) -> ObjectError {
     let detail = match error.code() {
         Some(code) => format!("{code}: {}", error.message().unwrap_or("no message")),
-        None => DisplayErrorContext(&error).to_string(),
+        None => error_chain(&error),
     };
     ObjectError::Remote { operation, key: key.to_string(), detail }
+}
+
+/// An error and its sources on one line, without debug dumps.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 impl S3Objects {
@@ -191,7 +205,7 @@ impl S3Objects {
                 match body.next().await {
                     None => None,
                     Some(Ok(piece)) => Some((Ok(piece), Some(body))),
-                    Some(Err(e)) => Some((Err(ObjectError::Remote { operation: "GetObject", key, detail: DisplayErrorContext(&e).to_string() }), None)),
+                    Some(Err(e)) => Some((Err(ObjectError::Remote { operation: "GetObject", key, detail: error_chain(&e) }), None)),
                 }
             }
         }));
@@ -332,7 +346,7 @@ impl S3Sink {
 
 async fn abort_upload(client: &Client, bucket: &str, object: &str, upload_id: &str) {
     if let Err(e) = client.abort_multipart_upload().bucket(bucket).key(object).upload_id(upload_id).send().await {
-        tracing::warn!(bucket, object, error = %DisplayErrorContext(&e), "aborting a multipart upload failed");
+        tracing::warn!(bucket, object, error = %error_chain(&e), "aborting a multipart upload failed");
     }
 }
 

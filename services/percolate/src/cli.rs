@@ -116,6 +116,22 @@ pub enum ClientCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Upload files (streamed to the Upload service) for ingestion;
+    /// `--wait` follows their jobs and prints a summary of each.
+    Upload {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// The uri of the resources (one file only; default `upload://<name>`).
+        #[arg(long)]
+        uri: Option<String>,
+        /// Comma-separated tags for every chunk.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// Follow the jobs until they finish.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Background jobs: list, show, cancel, follow.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -244,6 +260,7 @@ pub async fn run(client: &Client, command: ClientCommand, json: bool) -> Result<
             let job = if wait { client.wait_for_job(&job.id).await? } else { job };
             output::jobs(&[job], json);
         }
+        ClientCommand::Upload { files, uri, tags, wait } => crate::upload::run(client, crate::upload::UploadArgs { files, uri, tags, wait }, json).await?,
         ClientCommand::Jobs(command) => run_jobs(client, command, json).await?,
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 mod cli;
 mod output;
+mod upload;
 
 use std::io::Write;
 

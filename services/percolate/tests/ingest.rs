@@ -285,6 +285,20 @@ async fn the_cli_ingests_and_lists_jobs() {
     assert_eq!(done[0]["result"]["moments"], 1);
     let listed = cli(&["jobs", "list", "--state", "succeeded"]);
     assert_eq!(listed[0]["id"], done[0]["id"]);
+    let files = tempfile::tempdir().expect("dir");
+    std::fs::write(files.path().join("a.md"), "# Tides\n\nThe harbour master posts the tide tables every morning.\n").expect("write");
+    std::fs::write(files.path().join("b.txt"), "Ferries leave the pier on the hour.").expect("write");
+    let uploaded = cli(&["upload", files.path().join("a.md").to_str().expect("utf8"), files.path().join("b.txt").to_str().expect("utf8"), "--wait", "--tags", "harbour"]);
+    assert_eq!(uploaded.as_array().map(Vec::len), Some(2), "{uploaded}");
+    for file in uploaded.as_array().expect("array") {
+        assert_eq!(file["state"], "succeeded", "{file}");
+        assert!(file["result"]["resources"].as_u64().expect("resources") >= 1, "{file}");
+    }
+    let text = Command::new(env!("CARGO_BIN_EXE_percolate")).args(["--endpoint", &dev.endpoint, "--tenant", "cli", "upload", "--wait"]).arg(files.path().join("b.txt")).output().expect("runs");
+    let line = String::from_utf8_lossy(&text.stdout);
+    assert!(text.status.success() && line.contains("chunks") && line.contains("entities") && line.contains(" s"), "{line}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_percolate")).args(["--endpoint", &dev.endpoint, "--tenant", "cli", "upload", "/nonexistent/file.pdf"]).output().expect("runs");
+    assert!(!missing.status.success());
     let bad = Command::new(env!("CARGO_BIN_EXE_percolate")).args(["--endpoint", &dev.endpoint, "--tenant", "cli", "jobs", "get", "nope"]).output().expect("runs");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a UUID"), "{}", String::from_utf8_lossy(&bad.stderr));
