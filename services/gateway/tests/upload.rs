@@ -368,3 +368,37 @@ async fn the_gateway_reports_health_and_serves_reflection() {
         assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
     }
 }
+
+/// A reader that fails after `good` bytes.
+struct Failing {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for Failing {
+    fn poll_read(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("the disk went away")));
+        }
+        let n = self.good.min(buf.remaining());
+        buf.put_slice(&vec![5u8; n]);
+        self.good -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// The SDK cancels an upload whose source fails, so a truncated file is
+/// never stored, even without a declared size.
+#[tokio::test]
+async fn a_failing_source_cancels_the_upload() {
+    let cluster = Distributed::start(&[]);
+    let client = cluster.gateway_client("acme").await;
+    let err = client.upload_reader(Failing { good: 10 << 20 }, "partial.bin", None, None, UploadOptions::default(), None).await.expect_err("the source failed");
+    assert!(matches!(&err, percolate_sdk::Error::Io(e) if e.to_string().contains("disk went away")), "{err}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cluster.open_multipart_files().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cluster.open_multipart_files().is_empty(), "{:?}", cluster.open_multipart_files());
+    assert!(cluster.stored_objects("acme").is_empty());
+    assert!(client.list_jobs(pb::ListJobsRequest::default()).await.expect("list").jobs.is_empty());
+}
