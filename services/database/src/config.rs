@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Keys read from `PERCOLATE_*` variables (others, such as the CLI's
 /// `PERCOLATE_TENANT`, belong to other programs).
-const CONFIG_FIELDS: [&str; 17] = [
+const CONFIG_FIELDS: [&str; 20] = [
     "listen",
     "admin_listen",
     "data_dir",
@@ -30,6 +30,9 @@ const CONFIG_FIELDS: [&str; 17] = [
     "embedding_tokenizer_path",
     "embedding_ort_library",
     "embedding_threads",
+    "nats_url",
+    "sync_replicas",
+    "max_outbox",
 ];
 
 /// Settings of a database node.
@@ -71,6 +74,14 @@ pub struct DbConfig {
     pub embedding_ort_library: Option<PathBuf>,
     /// Threads ONNX Runtime uses per call.
     pub embedding_threads: usize,
+    /// NATS server URL(s): replication through JetStream is on when set.
+    pub nats_url: Option<String>,
+    /// JetStream replicas of the replication stream (1 for a single NATS
+    /// server, 3 in production).
+    pub sync_replicas: usize,
+    /// Most local writes a tenant may have waiting for the log; beyond it
+    /// writes are refused with `UNAVAILABLE` until the log is back.
+    pub max_outbox: u64,
 }
 
 impl Default for DbConfig {
@@ -93,6 +104,9 @@ impl Default for DbConfig {
             embedding_tokenizer_path: None,
             embedding_ort_library: None,
             embedding_threads: 2,
+            nats_url: None,
+            sync_replicas: 1,
+            max_outbox: 100_000,
         }
     }
 }
@@ -124,6 +138,10 @@ pub struct DbArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_mode: Option<String>,
+    /// NATS URL; turns replication on.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
 }
 
 impl DbConfig {
@@ -144,6 +162,8 @@ impl DbConfig {
         anyhow::ensure!(matches!(self.log_format.as_str(), "text" | "json"), "log_format must be 'text' or 'json'");
         anyhow::ensure!(matches!(self.embedding_mode.as_str(), "auto" | "required" | "off"), "embedding_mode must be 'auto', 'required' or 'off'");
         anyhow::ensure!(self.embedding_threads >= 1, "embedding_threads must be at least 1");
+        anyhow::ensure!(self.sync_replicas >= 1 && self.sync_replicas <= 5, "sync_replicas must be 1 to 5");
+        anyhow::ensure!(self.max_outbox >= 1, "max_outbox must be at least 1");
         Ok(())
     }
 
@@ -164,6 +184,8 @@ impl DbConfig {
             idle_timeout: Duration::from_secs(self.tenant_idle_secs),
             sync_writes: self.sync_writes,
             background_threads: 2,
+            replicate: self.nats_url.is_some(),
+            max_outbox: self.max_outbox,
         }
     }
 }

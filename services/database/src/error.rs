@@ -43,7 +43,7 @@ impl From<DbError> for Status {
                 RemError::NotFound(_) => Code::NotFound,
                 RemError::FailedPrecondition(_) => Code::FailedPrecondition,
                 RemError::ResourceExhausted(_) => Code::ResourceExhausted,
-                RemError::OpenFailed { .. } => Code::Unavailable,
+                RemError::OpenFailed { .. } | RemError::Unavailable(_) => Code::Unavailable,
                 RemError::Storage(_) | RemError::Io(_) => Code::Internal,
                 RemError::Corrupt { .. } => Code::DataLoss,
             },

@@ -6,6 +6,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod metrics;
+pub mod replication;
 pub mod server;
 pub mod service;
 pub mod tenancy;

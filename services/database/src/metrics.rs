@@ -34,6 +34,56 @@ pub struct TierLabel {
     pub tier: String,
 }
 
+/// Replication metrics of a node.
+#[derive(Clone, Default)]
+pub struct ReplicationMetrics {
+    published: Counter,
+    applied: Counter,
+    rejected: Counter,
+    outbox_depth: Gauge,
+    depths: Arc<parking_lot::Mutex<std::collections::HashMap<String, u64>>>,
+    lag_messages: Gauge,
+    lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl ReplicationMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("percolate_replication_published", "Local mutations acknowledged by the replication log", self.published.clone());
+        registry.register("percolate_replication_applied", "Mutations from the replication log applied here", self.applied.clone());
+        registry.register("percolate_replication_rejected", "Mutations from the log that could not apply here (skipped)", self.rejected.clone());
+        registry.register("percolate_replication_outbox_depth", "Local mutations waiting for the replication log", self.outbox_depth.clone());
+        registry.register("percolate_replication_lag_messages", "Log messages not yet applied here, over followed tenants", self.lag_messages.clone());
+        registry.register("percolate_replication_lag_seconds", "Age of the oldest unapplied log message, over followed tenants", self.lag_seconds.clone());
+    }
+
+    pub(crate) fn published(&self, n: u64) {
+        self.published.inc_by(n);
+    }
+
+    pub(crate) fn applied(&self) {
+        self.applied.inc();
+    }
+
+    pub(crate) fn rejected(&self) {
+        self.rejected.inc();
+    }
+
+    pub(crate) fn set_outbox_depth(&self, tenant: &percolate_rem::TenantId, depth: u64) {
+        let mut depths = self.depths.lock();
+        if depth == 0 {
+            depths.remove(tenant.as_str());
+        } else {
+            depths.insert(tenant.as_str().to_string(), depth);
+        }
+        self.outbox_depth.set(depths.values().sum::<u64>() as i64);
+    }
+
+    pub(crate) fn set_lag(&self, messages: u64, seconds: f64) {
+        self.lag_messages.set(messages as i64);
+        self.lag_seconds.set(seconds);
+    }
+}
+
 /// All metrics of a node.
 pub struct Metrics {
     registry: Registry,
@@ -44,6 +94,7 @@ pub struct Metrics {
     cache_hits: Counter,
     cache_misses: Counter,
     backfilled: Counter,
+    replication: ReplicationMetrics,
     tier: String,
 }
 
@@ -64,7 +115,14 @@ impl Metrics {
         registry.register("percolate_tenant_cache_misses", "Tenant lookups that had to open the tenant", cache_misses.clone());
         let backfilled = Counter::default();
         registry.register("percolate_backfilled_embeddings", "Chunks stored without a vector that this node embedded in the background", backfilled.clone());
-        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, tier: tier.to_owned() }
+        let replication = ReplicationMetrics::default();
+        replication.register(&mut registry);
+        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, replication, tier: tier.to_owned() }
+    }
+
+    /// The replication metrics.
+    pub fn replication(&self) -> ReplicationMetrics {
+        self.replication.clone()
     }
 
     /// The counter of chunks embedded by the back-fill.

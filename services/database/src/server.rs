@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::backfill::Backfill;
+use crate::replication::Replication;
 use crate::config::DbConfig;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::service::DatabaseService;
@@ -81,13 +82,21 @@ impl Node {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         let backfill = embedder.clone().map(|e| Backfill::new(store.clone(), e, metrics.backfilled()));
-        let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill))
+        let replication = match &config.nats_url {
+            Some(url) => Some(Replication::start(url, config.sync_replicas, store.clone(), &config.node_id, metrics.replication()).await?),
+            None => None,
+        };
+        let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill, replication.clone()))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes);
 
         let admin_task = admin.map(|listener| {
             let (metrics, store, extra) = (metrics.clone(), store.clone(), extras.metrics.clone());
+            let replication = replication.clone();
             let render: RenderMetrics = Arc::new(move || {
+                if let Some(replication) = &replication {
+                    replication.refresh_metrics();
+                }
                 let mut text = metrics.render(&store);
                 if let Some(extra) = &extra {
                     text.push_str(&extra());

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::backfill::Backfill;
+use crate::replication::Replication;
 use crate::convert::{self, parse_ids};
 use crate::error::DbError;
 use crate::tenancy::tenant_of;
@@ -37,14 +38,17 @@ pub struct DatabaseService {
     store: Arc<TenantStore>,
     embedder: Option<Arc<Embedder>>,
     backfill: Option<Arc<Backfill>>,
+    replication: Option<Arc<Replication>>,
 }
 
 impl DatabaseService {
     /// A service over `store`; with an `embedder` it embeds query text and
     /// resources written without a vector, and `backfill` embeds chunks that
     /// were stored without one.
-    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>, backfill: Option<Arc<Backfill>>) -> Self {
-        Self { store, embedder, backfill }
+    /// With `replication`, every tenant served is followed in the log and
+    /// its local writes are published.
+    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>, backfill: Option<Arc<Backfill>>, replication: Option<Arc<Replication>>) -> Self {
+        Self { store, embedder, backfill, replication }
     }
 
     /// Runs `work` on the request's tenant on the blocking pool, inside a
@@ -57,6 +61,7 @@ impl DatabaseService {
         let tenant_id = tenant_of(request.metadata())?;
         let store = self.store.clone();
         let backfill = self.backfill.clone();
+        let replication = self.replication.clone();
         let span = tracing::info_span!("tenant", tenant_id = %tenant_id);
         let message = request.into_inner();
         let task = tokio::task::spawn_blocking(move || {
@@ -64,7 +69,11 @@ impl DatabaseService {
             if let Some(backfill) = &backfill {
                 backfill.check(&tenant);
             }
-            work(&tenant, message)
+            let result = work(&tenant, message);
+            if let Some(replication) = &replication {
+                replication.serve_tenant(&tenant);
+            }
+            result
         });
         let result = task.instrument(span).await.map_err(|e| DbError::Internal(format!("request task failed: {e}")))?;
         Ok(Response::new(result?))

@@ -26,6 +26,10 @@ pub enum RemError {
     /// The engine is at a limit (too many open tenants in use, ...).
     #[error("{0}")]
     ResourceExhausted(String),
+    /// The node cannot take the write now (for example its replication
+    /// outbox is full while the log is unreachable); retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// A tenant database could not be opened.
     #[error("tenant '{tenant}' could not be opened: {reason}")]
     OpenFailed {

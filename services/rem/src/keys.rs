@@ -31,11 +31,15 @@ pub enum Cf {
     MomentTimes,
     /// Tenant settings and counters.
     Meta,
+    /// Node-local replication bookkeeping (the outbox of local mutations not
+    /// yet in the log, the last log sequence applied). Not tenant state:
+    /// replicas differ here and nowhere else.
+    Replication,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 11] = [
+    pub const ALL: [Cf; 12] = [
         Cf::Resources,
         Cf::Vectors,
         Cf::UriChunks,
@@ -47,6 +51,7 @@ impl Cf {
         Cf::Moments,
         Cf::MomentTimes,
         Cf::Meta,
+        Cf::Replication,
     ];
 
     /// The column family's name in RocksDB.
@@ -63,6 +68,7 @@ impl Cf {
             Cf::Moments => "moments",
             Cf::MomentTimes => "moment_times",
             Cf::Meta => "meta",
+            Cf::Replication => "replication",
         }
     }
 }

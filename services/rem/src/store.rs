@@ -37,6 +37,11 @@ pub struct StoreConfig {
     pub sync_writes: bool,
     /// Threads of the shared flush and compaction pool.
     pub background_threads: i32,
+    /// Keep an outbox of local mutations for the replication log.
+    pub replicate: bool,
+    /// Most mutations a tenant's outbox may hold before writes are refused
+    /// with `Unavailable` (the log has been unreachable for long).
+    pub max_outbox: u64,
 }
 
 impl StoreConfig {
@@ -51,6 +56,8 @@ impl StoreConfig {
             idle_timeout: Duration::from_secs(600),
             sync_writes: true,
             background_threads: 2,
+            replicate: false,
+            max_outbox: 100_000,
         }
     }
 }
@@ -100,7 +107,12 @@ impl TenantStore {
         env.set_background_threads(config.background_threads);
         env.set_high_priority_background_threads(1);
         let options = TenantOptions::new(&cache, &write_buffers, &env);
-        let node = NodeContext { node_id: config.node_id.as_str().into(), clock: Arc::new(HybridClock::new()), sync_writes: config.sync_writes };
+        let node = NodeContext {
+            node_id: config.node_id.as_str().into(),
+            clock: Arc::new(HybridClock::new()),
+            sync_writes: config.sync_writes,
+            outbox: config.replicate.then_some(config.max_outbox),
+        };
         Ok(Self {
             config,
             options,

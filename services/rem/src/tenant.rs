@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::apply::{ApplyReport, VectorChange, apply};
 use crate::error::{RemError, Result};
 use crate::keys::{Cf, META_COUNTERS, META_EMBEDDING_MODEL};
+use crate::replication::{Bookkeeping, OutboxState};
 use crate::model::Counters;
 use crate::mutation::{Mutation, Op};
 use crate::stamp::{HybridClock, Stamp};
@@ -30,6 +31,8 @@ pub struct NodeContext {
     pub clock: Arc<HybridClock>,
     /// Fsync the write-ahead log before acknowledging a write.
     pub sync_writes: bool,
+    /// With replication: the most mutations a tenant's outbox may hold.
+    pub outbox: Option<u64>,
 }
 
 /// What a local write did: the mutation (as it will be replicated) and the
@@ -47,8 +50,9 @@ pub struct Tenant {
     id: TenantId,
     pub(crate) db: DB,
     pub(crate) vectors: RwLock<VectorIndex>,
-    write_lock: Mutex<()>,
-    node: NodeContext,
+    pub(crate) write_lock: Mutex<()>,
+    pub(crate) node: NodeContext,
+    pub(crate) outbox: OutboxState,
     opened_in: Duration,
 }
 
@@ -58,9 +62,10 @@ impl Tenant {
         let started = Instant::now();
         let db = DB::open_cf_descriptors(&options.db, path, options.descriptors())?;
         let vectors = load_vectors(&db)?;
+        let outbox = OutboxState::load(&db)?;
         let opened_in = started.elapsed();
         tracing::debug!(tenant_id = %id, vectors = vectors.len(), ?opened_in, "tenant opened");
-        Ok(Self { id, db, vectors: RwLock::new(vectors), write_lock: Mutex::new(()), node, opened_in })
+        Ok(Self { id, db, vectors: RwLock::new(vectors), write_lock: Mutex::new(()), node, outbox, opened_in })
     }
 
     /// The tenant's id.
@@ -77,10 +82,17 @@ impl Tenant {
     /// applies it. Returns once it is committed to the write-ahead log.
     pub fn write(&self, op: Op) -> Result<WriteOutcome> {
         let _serialised = self.write_lock.lock();
+        if let Some(max) = self.node.outbox {
+            let depth = self.outbox_depth();
+            if depth >= max {
+                return Err(RemError::Unavailable(format!("the replication log has not taken this tenant's last {depth} writes (outbox full): retry later")));
+            }
+        }
         validate_op(self, &op)?;
         let stamp = Stamp::new(self.node.clock.now(), self.node.node_id.as_ref());
         let mutation = Mutation { id: Uuid::now_v7().as_bytes().to_vec(), stamp: Some(stamp), op: Some(op) };
-        let report = self.commit(&mutation)?;
+        let bookkeeping = if self.node.outbox.is_some() { Bookkeeping::Outbox } else { Bookkeeping::None };
+        let report = self.commit(&mutation, bookkeeping)?;
         Ok(WriteOutcome { mutation, report })
     }
 
@@ -91,18 +103,23 @@ impl Tenant {
         if let Some(stamp) = &mutation.stamp {
             self.node.clock.observe(stamp.hlc);
         }
-        self.commit(mutation)
+        self.commit(mutation, Bookkeeping::None)
     }
 
-    /// Applies `mutation` in one `WriteBatch`, then updates the vector index.
-    /// Callers hold the write lock.
-    fn commit(&self, mutation: &Mutation) -> Result<ApplyReport> {
+    /// Applies `mutation` in one `WriteBatch` (with its replication
+    /// bookkeeping), then updates the vector index. Callers hold the write
+    /// lock.
+    pub(crate) fn commit(&self, mutation: &Mutation, bookkeeping: Bookkeeping) -> Result<ApplyReport> {
         let mut txn = BatchTxn::new(&self.db);
         let mut report = apply(&mut txn, mutation)?;
+        let enqueued = self.record(&mut txn, mutation, bookkeeping);
         let batch = txn.into_batch()?;
         let mut options = WriteOptions::default();
         options.set_sync(self.node.sync_writes);
         self.db.write_opt(batch, &options)?;
+        if enqueued {
+            self.outbox.enqueued();
+        }
         let mut index = self.vectors.write();
         if let Some(dim) = report.new_dimension {
             index.set_dimension(dim as usize);
@@ -141,11 +158,12 @@ impl Tenant {
             .sum()
     }
 
-    /// Every key and value of every column family, in order: the tenant's
-    /// whole state, for comparing replicas.
+    /// Every key and value of every column family but the node-local
+    /// replication bookkeeping, in order: the tenant's whole state, for
+    /// comparing replicas.
     pub fn dump(&self) -> Result<Vec<(&'static str, Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        for cf in Cf::ALL {
+        for cf in Cf::ALL.into_iter().filter(|cf| *cf != Cf::Replication) {
             for item in self.db.iterator_cf(handle(&self.db, cf)?, IteratorMode::Start) {
                 let (key, value) = item?;
                 out.push((cf.name(), key.to_vec(), value.to_vec()));

@@ -308,3 +308,47 @@ fn embeddings_are_set_only_on_the_version_that_was_embedded() {
     assert!(t.write(wrong_dim).is_err());
     assert_eq!(t.counters().expect("counters").embedded, 1);
 }
+
+#[test]
+fn the_outbox_and_the_applied_sequence_are_exactly_once_bookkeeping() {
+    use percolate_rem::LoggedOutcome;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig { replicate: true, max_outbox: 3, ..StoreConfig::new(dir.path()) };
+    let store = TenantStore::open(config.clone()).expect("store");
+    let t = store.tenant(&tenant_id("rep")).expect("tenant");
+    let mut written = Vec::new();
+    for k in 0..3 {
+        written.push(t.write(put(vec![chunk(&format!("doc://{k}"), 0, "x", vec![1.0, 0.0])], false)).expect("write").mutation);
+    }
+    assert_eq!(t.outbox_depth(), 3);
+    let err = t.write(put(vec![chunk("doc://3", 0, "x", vec![1.0, 0.0])], false)).expect_err("outbox full");
+    assert!(matches!(err, RemError::Unavailable(_)), "{err:?}");
+    let queued = t.outbox(10).expect("outbox");
+    assert_eq!(queued.iter().map(|e| e.mutation.clone()).collect::<Vec<_>>(), written, "in write order");
+    t.remove_from_outbox(&[queued[0].position]).expect("remove");
+    drop(t);
+    store.close_all();
+    // The outbox survives a reopen; positions keep growing.
+    let t = store.tenant(&tenant_id("rep")).expect("reopen");
+    assert_eq!(t.outbox_depth(), 2);
+    let next = t.write(put(vec![chunk("doc://4", 0, "x", vec![1.0, 0.0])], false)).expect("write").mutation;
+    let queued = t.outbox(10).expect("outbox");
+    assert_eq!(queued.last().map(|e| (e.position, e.mutation.clone())), Some((3, next)));
+
+    // Another node's copy applies the log exactly once.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = TenantStore::open(StoreConfig::new(other_dir.path())).expect("store");
+    let copy = other.tenant(&tenant_id("rep")).expect("tenant");
+    for (i, m) in written.iter().enumerate() {
+        assert!(matches!(copy.apply_logged(m, i as u64 + 1).expect("apply"), LoggedOutcome::Applied(_)));
+    }
+    assert!(matches!(copy.apply_logged(&written[0], 1).expect("again"), LoggedOutcome::AlreadyApplied));
+    assert_eq!(copy.applied_sequence().expect("seq"), 3);
+    assert_eq!(copy.counters().expect("counters").resources, 3);
+    // A mutation that cannot apply here (another dimension) is skipped, and
+    // the log moves on.
+    let odd = percolate_rem::Mutation { id: uuid::Uuid::now_v7().as_bytes().to_vec(), stamp: written[0].stamp.clone(), op: Some(put(vec![chunk("doc://odd", 0, "x", vec![1.0, 0.0, 0.0])], false)) };
+    assert!(matches!(copy.apply_logged(&odd, 4).expect("apply"), LoggedOutcome::Rejected(_)));
+    assert_eq!(copy.applied_sequence().expect("seq"), 4);
+    assert_eq!(copy.dump().expect("dump").iter().filter(|(cf, _, _)| *cf == "replication").count(), 0, "bookkeeping is not state");
+}

@@ -28,10 +28,7 @@ impl NatsServer {
 
     /// Starts a server on the store directory `store` (to restart one).
     pub fn start_in(store: &Path) -> Self {
-        let program = crate::program("PERCOLATE_NATS_SERVER", "nats-server");
-        let mut command = Command::new(&program);
-        command.args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"]).arg(store);
-        let (child, addr) = spawn_until(command, Output::Stderr, "Listening for client connections on ", Duration::from_secs(20));
+        let (child, addr) = spawn(store, "-1");
         Self { child, url: format!("nats://{addr}"), store: store.to_path_buf(), _dir: None }
     }
 
@@ -44,6 +41,30 @@ impl NatsServer {
     pub fn store(&self) -> &Path {
         &self.store
     }
+
+    /// Kills the server (an outage).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and store, so clients
+    /// reconnect to the same URL.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.url.rsplit(':').next().expect("port").to_string();
+        let (child, _) = spawn(&self.store, &port);
+        self.child = child;
+    }
+}
+
+/// Starts `nats-server -js` on `port` (`-1`: a free one) storing in
+/// `store`; returns the process and its client address.
+fn spawn(store: &Path, port: &str) -> (Child, String) {
+    let program = crate::program("PERCOLATE_NATS_SERVER", "nats-server");
+    let mut command = Command::new(&program);
+    command.args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"]).arg(store);
+    spawn_until(command, Output::Stderr, "Listening for client connections on ", Duration::from_secs(20))
 }
 
 impl Drop for NatsServer {

@@ -1,0 +1,261 @@
+//! Replication through NATS JetStream: the tenant's subject
+//! `percolate.sync.<tenant>` in the stream `PERCOLATE_SYNC` is the tenant's
+//! log; each node's RocksDB is a copy of it.
+//!
+//! - **Publisher**: a local write is committed together with an outbox entry
+//!   (one `WriteBatch`, in `percolate-rem`), then acknowledged. This task
+//!   sends outbox entries to the log with `Nats-Msg-Id` = the mutation id
+//!   (the stream de-duplicates a re-send) and removes them only after the
+//!   log's ack. NATS being down delays replication; writes continue until
+//!   a tenant's outbox is full (`max_outbox`, then `UNAVAILABLE`).
+//! - **Follower**: for every tenant this node serves, an ordered consumer
+//!   reads the tenant's subject from the last sequence applied here and
+//!   applies each mutation with its sequence in the same `WriteBatch`
+//!   (exactly-once effect; the node's own writes come back and change
+//!   nothing). Conflicts resolve by last-writer-wins on `(hlc, node_id)`,
+//!   per property for entities, with tombstones (see `percolate-rem`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
+use parking_lot::Mutex;
+use percolate_rem::{LoggedOutcome, Mutation, TenantId, TenantStore};
+use prost::Message as _;
+use tokio::sync::{Notify, OnceCell, watch};
+
+use crate::metrics::ReplicationMetrics;
+
+/// The replication stream.
+pub const SYNC_STREAM: &str = "PERCOLATE_SYNC";
+/// Outbox entries sent per round.
+const PUBLISH_BATCH: usize = 256;
+/// Longest pull request of a follower.
+const PULL_EXPIRY: Duration = Duration::from_secs(2);
+/// Pause after a failure before trying again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The log subject of a tenant.
+pub fn subject(tenant: &TenantId) -> String {
+    format!("percolate.sync.{}", tenant.as_str())
+}
+
+/// Publishes this node's writes and applies everyone's.
+pub struct Replication {
+    store: Arc<TenantStore>,
+    context: jetstream::Context,
+    replicas: usize,
+    stream: OnceCell<stream::Stream>,
+    dirty: Mutex<HashSet<TenantId>>,
+    wake: Notify,
+    followed: Mutex<HashSet<TenantId>>,
+    lag: Mutex<HashMap<TenantId, (u64, f64)>>,
+    connected: watch::Receiver<u64>,
+    metrics: ReplicationMetrics,
+}
+
+impl Replication {
+    /// Connects to NATS (in the background: the node starts, and takes
+    /// writes, while NATS is unreachable) and starts the publisher.
+    pub async fn start(url: &str, replicas: usize, store: Arc<TenantStore>, node_id: &str, metrics: ReplicationMetrics) -> anyhow::Result<Arc<Self>> {
+        // Followers restart their consumers on every (re)connection: a pull
+        // lost with a restarted server would otherwise wait for missed
+        // heartbeats.
+        let (connected_tx, connected) = watch::channel(0u64);
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("percolate-db {node_id}"))
+            .event_callback(move |event| {
+                let connected_tx = connected_tx.clone();
+                async move {
+                    if matches!(event, async_nats::Event::Connected) {
+                        connected_tx.send_modify(|n| *n += 1);
+                    }
+                }
+            })
+            .retry_on_initial_connect()
+            // Back within a second of NATS returning, not after a long backoff.
+            .reconnect_delay_callback(|attempts| Duration::from_millis(100 * attempts.min(10) as u64))
+            .connect(url)
+            .await?;
+        let replication = Arc::new(Self {
+            store,
+            context: jetstream::new(client),
+            replicas,
+            stream: OnceCell::new(),
+            dirty: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            followed: Mutex::new(HashSet::new()),
+            lag: Mutex::new(HashMap::new()),
+            connected,
+            metrics,
+        });
+        tokio::spawn(replication.clone().publish_forever());
+        Ok(replication)
+    }
+
+    /// The stream, created with explicit settings on first use: limits
+    /// retention (every node reads every message), 7 days, file storage, a
+    /// 2-minute duplicate window.
+    async fn stream(&self) -> anyhow::Result<stream::Stream> {
+        let stream = self
+            .stream
+            .get_or_try_init(|| async {
+                self.context
+                    .get_or_create_stream(stream::Config {
+                        name: SYNC_STREAM.to_string(),
+                        description: Some("Percolate replication: one subject per tenant".into()),
+                        subjects: vec!["percolate.sync.>".to_string()],
+                        retention: stream::RetentionPolicy::Limits,
+                        storage: stream::StorageType::File,
+                        num_replicas: self.replicas,
+                        duplicate_window: Duration::from_secs(120),
+                        max_age: Duration::from_secs(7 * 24 * 3600),
+                        ..Default::default()
+                    })
+                    .await
+            })
+            .await?;
+        Ok(stream.clone())
+    }
+
+    /// Called for every request to a tenant: starts following its log the
+    /// first time, and queues its outbox when it has entries (writes that
+    /// were acknowledged before a restart).
+    pub fn serve_tenant(self: &Arc<Self>, tenant: &percolate_rem::Tenant) {
+        let depth = tenant.outbox_depth();
+        self.metrics.set_outbox_depth(tenant.id(), depth);
+        if depth > 0 {
+            self.wrote(tenant.id());
+        }
+        if self.followed.lock().insert(tenant.id().clone()) {
+            tokio::spawn(self.clone().follow_forever(tenant.id().clone()));
+        }
+    }
+
+    /// Queues a tenant's outbox for publishing now.
+    pub fn wrote(&self, tenant: &TenantId) {
+        self.dirty.lock().insert(tenant.clone());
+        self.wake.notify_one();
+    }
+
+    /// Local writes of the tenants this node has open that the log has not
+    /// taken yet, and the replication lag, for the metrics.
+    pub fn refresh_metrics(&self) {
+        let lag = self.lag.lock();
+        let messages: u64 = lag.values().map(|(m, _)| *m).sum();
+        let seconds = lag.values().map(|(_, s)| *s).fold(0.0, f64::max);
+        self.metrics.set_lag(messages, seconds);
+    }
+
+    async fn publish_forever(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(RETRY) => {}
+            }
+            let tenants: Vec<TenantId> = self.dirty.lock().drain().collect();
+            for tenant in tenants {
+                if let Err(error) = self.publish_outbox(&tenant).await {
+                    tracing::warn!(tenant_id = %tenant, %error, "replication publish failed; retrying");
+                    self.dirty.lock().insert(tenant);
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Sends the tenant's outbox to the log, a batch at a time, removing
+    /// what the log acknowledged.
+    async fn publish_outbox(&self, id: &TenantId) -> anyhow::Result<()> {
+        self.stream().await?;
+        let subject = subject(id);
+        loop {
+            let tenant = self.store.tenant(id)?;
+            let entries = { tokio::task::spawn_blocking(move || tenant.outbox(PUBLISH_BATCH)).await?? };
+            if entries.is_empty() {
+                self.metrics.set_outbox_depth(id, 0);
+                return Ok(());
+            }
+            let mut acks = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                let message_id = uuid::Uuid::from_slice(&entry.mutation.id).map(|u| u.to_string()).unwrap_or_else(|_| hex_id(&entry.mutation.id));
+                let publish = jetstream::message::PublishMessage::build().payload(entry.mutation.encode_to_vec().into()).message_id(message_id);
+                acks.push(self.context.send_publish(subject.clone(), publish).await?);
+            }
+            for ack in acks {
+                ack.await?;
+            }
+            let positions: Vec<u64> = entries.iter().map(|e| e.position).collect();
+            let tenant = self.store.tenant(id)?;
+            let depth = tokio::task::spawn_blocking(move || tenant.remove_from_outbox(&positions).map(|()| tenant.outbox_depth())).await??;
+            self.metrics.published(entries.len() as u64);
+            self.metrics.set_outbox_depth(id, depth);
+        }
+    }
+
+    async fn follow_forever(self: Arc<Self>, id: TenantId) {
+        loop {
+            match self.follow(&id).await {
+                Ok(()) => tracing::debug!(tenant_id = %id, "reconnected: following the replication log again"),
+                Err(error) => {
+                    tracing::debug!(tenant_id = %id, %error, "following the replication log failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Applies the tenant's log from the last sequence applied here.
+    async fn follow(&self, id: &TenantId) -> anyhow::Result<()> {
+        let stream = self.stream().await?;
+        let applied = self.store.tenant(id)?.applied_sequence()?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: subject(id),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: applied + 1 },
+                // Short pulls: a pull lost with a restarted NATS server is
+                // noticed (missed heartbeats) within seconds.
+                max_expires: PULL_EXPIRY,
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        let mut connected = self.connected.clone();
+        connected.mark_unchanged();
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => match message {
+                    Some(message) => message?,
+                    None => return Ok(()),
+                },
+                changed = connected.changed() => {
+                    changed?;
+                    return Ok(());
+                }
+            };
+            let info = message.info().map_err(|e| anyhow::anyhow!("message without JetStream info: {e}"))?;
+            let (sequence, pending) = (info.stream_sequence, info.pending);
+            let published = info.published;
+            let mutation = Mutation::decode(message.payload.as_ref())?;
+            let tenant = self.store.tenant(id)?;
+            let outcome = tokio::task::spawn_blocking(move || tenant.apply_logged(&mutation, sequence)).await??;
+            match outcome {
+                LoggedOutcome::Applied(_) => self.metrics.applied(),
+                LoggedOutcome::AlreadyApplied => {}
+                LoggedOutcome::Rejected(reason) => {
+                    tracing::warn!(tenant_id = %id, sequence, %reason, "a replicated mutation cannot apply here; skipped");
+                    self.metrics.rejected();
+                }
+            }
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
+            let age = ((now - published.unix_timestamp_nanos()) as f64 / 1e9).max(0.0);
+            self.lag.lock().insert(id.clone(), (pending, if pending == 0 { 0.0 } else { age }));
+        }
+    }
+}
+
+fn hex_id(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

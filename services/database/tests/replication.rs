@@ -1,0 +1,163 @@
+//! Replication through a real `nats-server` with JetStream between
+//! separate `percolate-db` processes: writes on any node reach every node
+//! serving the tenant, conflicting writes converge, and NATS outages and
+//! node crashes delay replication without losing acknowledged writes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::DbProcess;
+use percolate_sdk::{Client, EntityInput, MomentInput, ResourceInput};
+use percolate_testkit::NatsServer;
+use tonic::Code;
+
+const TENANT: &str = "shared";
+
+fn start_node(dir: &tempfile::TempDir, nats: &NatsServer, node_id: &str) -> DbProcess {
+    DbProcess::start_with(dir.path(), &["--embedding-mode", "off", "--node-id", node_id, "--nats-url", nats.url()])
+}
+
+/// What a node knows about the tenant, in a form to compare across nodes.
+async fn view(client: &Client, uris: &[String]) -> (u64, u64, u64, Vec<String>, String) {
+    let stats = client.tenant_stats().await.expect("stats");
+    let mut contents = Vec::new();
+    for uri in uris {
+        for chunk in client.get_uri(uri).await.expect("get uri") {
+            contents.push(format!("{}={}", chunk.uri, chunk.content));
+        }
+    }
+    contents.sort();
+    let ada = client.get_entity("person", "ada").await.expect("entity").map(|e| serde_json::to_string(&percolate_sdk::struct_to_json(&e.properties.unwrap_or_default())).expect("json")).unwrap_or_default();
+    (stats.resources, stats.entities, stats.moments, contents, ada)
+}
+
+async fn converge(clients: &[Client], uris: &[String], expect_resources: u64, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut views = Vec::new();
+        for client in clients {
+            views.push(view(client, uris).await);
+        }
+        if views.iter().all(|v| v.0 == expect_resources) && views.windows(2).all(|w| w[0] == w[1]) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "nodes did not converge within {within:?}: {views:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn chunk(uri: &str, text: &str, seed: f32) -> ResourceInput {
+    ResourceInput::new(uri, text).embedding(vec![seed, 1.0 - seed, 0.5])
+}
+
+#[tokio::test]
+async fn writes_on_any_node_reach_every_node_and_conflicts_converge() {
+    let nats = NatsServer::start();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let nodes: Vec<DbProcess> = dirs.iter().enumerate().map(|(i, d)| start_node(d, &nats, &format!("n{i}"))).collect();
+    let mut clients = Vec::new();
+    for node in &nodes {
+        clients.push(node.client(TENANT).await);
+    }
+    let mut uris = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        let batch: Vec<ResourceInput> = (0..10).map(|k| chunk(&format!("doc://n{i}/{k}"), &format!("note {k} written on node {i}"), k as f32 / 10.0)).collect();
+        uris.extend((0..10).map(|k| format!("doc://n{i}/{k}")));
+        client.put_resources(batch, false).await.expect("put");
+        // The same entity, written on every node: properties merge, the
+        // shared one ends with one winner everywhere.
+        let props = serde_json::json!({ "city": format!("city-{i}"), format!("seen_by_n{i}"): true });
+        client.upsert_entities(vec![EntityInput::new("person", "ada").properties(props)]).await.expect("upsert");
+        client.put_moments(vec![MomentInput::new(format!("meeting on n{i}"))]).await.expect("moment");
+    }
+    // The same chunk rewritten on two nodes: one version wins everywhere.
+    clients[0].put_resources(vec![chunk("doc://contested", "version from n0", 0.1)], false).await.expect("put");
+    clients[1].put_resources(vec![chunk("doc://contested", "version from n1", 0.9)], false).await.expect("put");
+    uris.push("doc://contested".into());
+    let took = converge(&clients, &uris, 31, Duration::from_secs(30)).await;
+    eprintln!("three nodes converged {took:?} after the last write");
+    let (_, entities, moments, _, ada) = view(&clients[2], &uris).await;
+    assert_eq!((entities, moments), (1, 3));
+    for i in 0..3 {
+        assert!(ada.contains(&format!("seen_by_n{i}")), "per-property merge keeps every node's property: {ada}");
+    }
+    // Deletes replicate too.
+    clients[2].delete_resources(Vec::new(), vec!["doc://n0/0".into()]).await.expect("delete");
+    converge(&clients, &uris, 30, Duration::from_secs(30)).await;
+    let metrics = nodes[0].admin_get("/metrics");
+    assert!(metrics.contains("percolate_replication_outbox_depth 0"), "{metrics}");
+    assert!(metrics.contains("percolate_replication_published_total"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_nats_outage_delays_replication_but_loses_nothing() {
+    let mut nats = NatsServer::start();
+    let (a_dir, b_dir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = start_node(&a_dir, &nats, "a");
+    let b = start_node(&b_dir, &nats, "b");
+    let (ca, cb) = (a.client(TENANT).await, b.client(TENANT).await);
+    ca.put_resources(vec![chunk("doc://before", "written before the outage", 0.3)], false).await.expect("put");
+    cb.tenant_stats().await.expect("b serves the tenant");
+    converge(&[ca.clone(), cb.clone()], &["doc://before".into()], 1, Duration::from_secs(30)).await;
+
+    nats.stop();
+    let mut uris = vec!["doc://before".to_string()];
+    for k in 0..40 {
+        let uri = format!("doc://during/{k}");
+        ca.put_resources(vec![chunk(&uri, "written while NATS is down", 0.5)], false).await.expect("writes succeed while NATS is down");
+        uris.push(uri);
+    }
+    let metrics = a.admin_get("/metrics");
+    let depth_line = metrics.lines().find(|l| l.starts_with("percolate_replication_outbox_depth ")).unwrap_or_default().to_string();
+    assert_eq!(depth_line, "percolate_replication_outbox_depth 40", "the writes wait in the outbox");
+    assert_eq!(cb.tenant_stats().await.expect("stats").resources, 1, "nothing can reach b yet");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    nats.restart();
+    let took = converge(&[ca.clone(), cb.clone()], &uris, 41, Duration::from_secs(60)).await;
+    eprintln!("caught up {took:?} after NATS came back (outbox during the outage: {depth_line})");
+    let metrics = a.admin_get("/metrics");
+    assert!(metrics.contains("percolate_replication_outbox_depth 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_crashed_node_catches_up_on_restart() {
+    let nats = NatsServer::start();
+    let (a_dir, b_dir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = start_node(&a_dir, &nats, "a");
+    let b = start_node(&b_dir, &nats, "b");
+    let ca = a.client(TENANT).await;
+    b.client(TENANT).await.tenant_stats().await.expect("b serves the tenant");
+    let mut uris = Vec::new();
+    for k in 0..20 {
+        let uri = format!("doc://first/{k}");
+        ca.put_resources(vec![chunk(&uri, "first half", 0.2)], false).await.expect("put");
+        uris.push(uri);
+    }
+    b.kill_hard();
+    for k in 0..20 {
+        let uri = format!("doc://second/{k}");
+        ca.put_resources(vec![chunk(&uri, "second half, b is down", 0.7)], false).await.expect("put");
+        uris.push(uri);
+    }
+    let b = start_node(&b_dir, &nats, "b");
+    let cb = b.client(TENANT).await;
+    converge(&[ca, cb], &uris, 40, Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn a_full_outbox_refuses_writes_with_unavailable() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Nothing listens on this port: the log stays unreachable.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr");
+    let url = format!("nats://{dead}");
+    let node = DbProcess::start_with_env(dir.path(), &["--embedding-mode", "off", "--nats-url", &url], &[("PERCOLATE_MAX_OUTBOX", "5")]);
+    let client = node.client(TENANT).await;
+    for k in 0..5 {
+        client.put_resources(vec![chunk(&format!("doc://{k}"), "queued", 0.1)], false).await.expect("fits in the outbox");
+    }
+    let err = client.put_resources(vec![chunk("doc://6", "one too many", 0.1)], false).await.expect_err("outbox full");
+    assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
+    assert!(err.to_string().contains("outbox full"), "{err}");
+    assert_eq!(client.tenant_stats().await.expect("stats").resources, 5, "reads still work; nothing half-written");
+}
