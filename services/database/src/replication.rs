@@ -92,7 +92,33 @@ impl Replication {
             metrics,
         });
         tokio::spawn(replication.clone().publish_forever());
+        tokio::spawn(replication.clone().sweep_outboxes());
         Ok(replication)
+    }
+
+    /// Finds, once at start, the tenants on disk whose outbox still holds
+    /// writes acknowledged before a stop or crash, and queues them: their
+    /// writes must reach the log even if this node never serves the tenant
+    /// again. (Each tenant on disk is opened once for this.)
+    async fn sweep_outboxes(self: Arc<Self>) {
+        let dir = self.store.config().data_dir.join("tenants");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let mut found = 0;
+        for entry in entries.flatten() {
+            let Some(id) = entry.file_name().to_str().and_then(|n| TenantId::parse(n).ok()) else { continue };
+            let store = self.store.clone();
+            let depth = tokio::task::spawn_blocking(move || store.tenant(&id).map(|t| (t.outbox_depth(), t.id().clone()))).await;
+            if let Ok(Ok((depth, id))) = depth {
+                if depth > 0 {
+                    self.metrics.set_outbox_depth(&id, depth);
+                    self.wrote(&id);
+                    found += 1;
+                }
+            }
+        }
+        if found > 0 {
+            tracing::info!(tenants = found, "queued outboxes left from before the restart");
+        }
     }
 
     /// The stream, created with explicit settings on first use: limits

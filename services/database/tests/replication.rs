@@ -161,3 +161,36 @@ async fn a_full_outbox_refuses_writes_with_unavailable() {
     assert!(err.to_string().contains("outbox full"), "{err}");
     assert_eq!(client.tenant_stats().await.expect("stats").resources, 5, "reads still work; nothing half-written");
 }
+
+/// Writes acknowledged by a node that then crashed reach the log after it
+/// restarts, even if nobody asks that node for the tenant again.
+#[tokio::test]
+async fn writes_left_in_the_outbox_by_a_crash_are_published_after_restart() {
+    let mut nats = NatsServer::start();
+    let (a_dir, b_dir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = start_node(&a_dir, &nats, "a");
+    let b = start_node(&b_dir, &nats, "b");
+    let cb = b.client(TENANT).await;
+    cb.tenant_stats().await.expect("b serves the tenant");
+    nats.stop();
+    let ca = a.client(TENANT).await;
+    let mut uris = Vec::new();
+    for k in 0..10 {
+        let uri = format!("doc://stranded/{k}");
+        ca.put_resources(vec![chunk(&uri, "acknowledged, then the node crashed", 0.4)], false).await.expect("put");
+        uris.push(uri);
+    }
+    a.kill_hard();
+    nats.restart();
+    let _a = start_node(&a_dir, &nats, "a");
+    // Only b is asked.
+    let started = Instant::now();
+    loop {
+        if cb.tenant_stats().await.expect("stats").resources == 10 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the stranded writes never reached b");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("stranded writes reached b {:?} after a restarted", started.elapsed());
+}
