@@ -214,12 +214,12 @@ pub fn direction_in(raw: i32) -> Result<percolate_rem::Direction> {
     }
 }
 
-/// Checks the requested durability; replication does not exist on this node
-/// yet, so waiting for it is refused rather than silently downgraded.
-pub fn durability_in(raw: i32) -> Result<()> {
+/// Reads the requested durability: true when the write must wait for the
+/// replication log's ack.
+pub fn durability_in(raw: i32) -> Result<bool> {
     match pb::Durability::try_from(raw) {
-        Ok(pb::Durability::Unspecified | pb::Durability::Local) => Ok(()),
-        Ok(pb::Durability::Replicated) => Err(DbError::FailedPrecondition("DURABILITY_REPLICATED needs replication, which this node does not run".into())),
+        Ok(pb::Durability::Unspecified | pb::Durability::Local) => Ok(false),
+        Ok(pb::Durability::Replicated) => Ok(true),
         Err(_) => Err(DbError::invalid(format!("unknown durability {raw}"))),
     }
 }

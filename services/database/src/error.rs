@@ -23,6 +23,9 @@ pub enum DbError {
     /// The call is part of the contract but not served by this node yet.
     #[error("{0}")]
     Unimplemented(String),
+    /// The node cannot do it now (the replication log is unreachable).
+    #[error("{0}")]
+    Unavailable(String),
     /// A blocking task panicked or was cancelled.
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,6 +57,7 @@ impl From<DbError> for Status {
             DbError::InvalidArgument(_) => Code::InvalidArgument,
             DbError::FailedPrecondition(_) => Code::FailedPrecondition,
             DbError::Unimplemented(_) => Code::Unimplemented,
+            DbError::Unavailable(_) => Code::Unavailable,
             DbError::Internal(_) => Code::Internal,
         };
         if matches!(code, Code::Internal | Code::DataLoss | Code::Unavailable) {

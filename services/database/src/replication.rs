@@ -26,6 +26,7 @@ use percolate_rem::{LoggedOutcome, Mutation, TenantId, TenantStore};
 use prost::Message as _;
 use tokio::sync::{Notify, OnceCell, watch};
 
+use crate::error::DbError;
 use crate::metrics::ReplicationMetrics;
 
 /// The replication stream.
@@ -53,6 +54,7 @@ pub struct Replication {
     followed: Mutex<HashSet<TenantId>>,
     lag: Mutex<HashMap<TenantId, (u64, f64)>>,
     connected: watch::Receiver<u64>,
+    watermarks: Mutex<HashMap<TenantId, watch::Sender<u64>>>,
     metrics: ReplicationMetrics,
 }
 
@@ -89,6 +91,7 @@ impl Replication {
             followed: Mutex::new(HashSet::new()),
             lag: Mutex::new(HashMap::new()),
             connected,
+            watermarks: Mutex::new(HashMap::new()),
             metrics,
         });
         tokio::spawn(replication.clone().publish_forever());
@@ -160,6 +163,31 @@ impl Replication {
         }
     }
 
+    /// Waits until the log has taken every write of the tenant at outbox
+    /// positions below `below`; `UNAVAILABLE` after `timeout`.
+    pub async fn wait_published(&self, tenant: &TenantId, below: u64, timeout: Duration) -> Result<(), DbError> {
+        let mut taken = self.watermarks.lock().entry(tenant.clone()).or_insert_with(|| watch::channel(0).0).subscribe();
+        self.wrote(tenant);
+        match tokio::time::timeout(timeout, taken.wait_for(|w| *w >= below)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(DbError::Unavailable(format!(
+                "the write is committed on this node and queued, but the replication log did not acknowledge it within {} s",
+                timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// Records that every outbox position below `watermark` was taken.
+    fn taken_below(&self, tenant: &TenantId, watermark: u64) {
+        let mut watermarks = self.watermarks.lock();
+        let sender = watermarks.entry(tenant.clone()).or_insert_with(|| watch::channel(0).0);
+        sender.send_if_modified(|w| {
+            let raised = watermark > *w;
+            *w = (*w).max(watermark);
+            raised
+        });
+    }
+
     /// Queues a tenant's outbox for publishing now.
     pub fn wrote(&self, tenant: &TenantId) {
         self.dirty.lock().insert(tenant.clone());
@@ -199,7 +227,8 @@ impl Replication {
         let subject = subject(id);
         loop {
             let tenant = self.store.tenant(id)?;
-            let entries = { tokio::task::spawn_blocking(move || tenant.outbox(PUBLISH_BATCH)).await?? };
+            let (entries, watermark) = tokio::task::spawn_blocking(move || -> percolate_rem::Result<_> { Ok((tenant.outbox(PUBLISH_BATCH)?, tenant.outbox_watermark()?)) }).await??;
+            self.taken_below(id, watermark);
             if entries.is_empty() {
                 self.metrics.set_outbox_depth(id, 0);
                 return Ok(());

@@ -29,6 +29,8 @@ const MAX_DEPTH: u32 = 10;
 const MAX_TRAVERSE_LIMIT: u32 = 10_000;
 /// Largest page of the moment feed.
 const MAX_PAGE_SIZE: u32 = 1000;
+/// Longest a `DURABILITY_REPLICATED` write waits for the log.
+const REPLICATED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most ids in one read.
 const MAX_READ_IDS: usize = 1000;
 
@@ -49,6 +51,34 @@ impl DatabaseService {
     /// its local writes are published.
     pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>, backfill: Option<Arc<Backfill>>, replication: Option<Arc<Replication>>) -> Self {
         Self { store, embedder, backfill, replication }
+    }
+
+    /// Runs a write like [`Self::on_tenant`]; with `DURABILITY_REPLICATED`
+    /// it answers only once the replication log has taken the write (and
+    /// every earlier one of the tenant), or `UNAVAILABLE` after
+    /// [`REPLICATED_TIMEOUT`] (the write is committed here and stays queued).
+    async fn on_tenant_write<Req, T>(&self, request: Request<Req>, work: impl FnOnce(&Tenant, Req) -> Result<T> + Send + 'static) -> std::result::Result<Response<T>, Status>
+    where
+        Req: Durable + Send + 'static,
+        T: Send + 'static,
+    {
+        let replication = match (convert::durability_in(request.get_ref().durability())?, &self.replication) {
+            (false, _) => None,
+            (true, Some(replication)) => Some(replication.clone()),
+            (true, None) => return Err(DbError::FailedPrecondition("DURABILITY_REPLICATED needs replication, which this node does not run (no nats_url)".into()).into()),
+        };
+        let tenant_id = tenant_of(request.metadata())?;
+        let answer = self
+            .on_tenant(request, move |tenant, req| {
+                let out = work(tenant, req)?;
+                Ok((out, tenant.outbox_next_position()))
+            })
+            .await?;
+        let (out, written_below) = answer.into_inner();
+        if let Some(replication) = replication {
+            replication.wait_published(&tenant_id, written_below, REPLICATED_TIMEOUT).await?;
+        }
+        Ok(Response::new(out))
     }
 
     /// Runs `work` on the request's tenant on the blocking pool, inside a
@@ -139,13 +169,38 @@ fn or_default(value: u32, default: u32, max: u32, what: &str) -> Result<u32> {
     }
 }
 
+/// Write requests, which name their durability.
+trait Durable {
+    fn durability(&self) -> i32;
+}
+
+macro_rules! durable {
+    ($($request:ty),*) => {
+        $(impl Durable for $request {
+            fn durability(&self) -> i32 {
+                self.durability
+            }
+        })*
+    };
+}
+
+durable!(
+    pb::PutResourcesRequest,
+    pb::DeleteResourcesRequest,
+    pb::UpsertEntitiesRequest,
+    pb::DeleteEntitiesRequest,
+    pb::AddEdgesRequest,
+    pb::RemoveEdgesRequest,
+    pb::PutMomentsRequest,
+    pb::DeleteMomentsRequest
+);
+
 #[tonic::async_trait]
 impl Database for DatabaseService {
     async fn put_resources(&self, request: Request<pb::PutResourcesRequest>) -> std::result::Result<Response<pb::PutResourcesResponse>, Status> {
         let embedder = self.embedder.clone();
-        self.on_tenant(request, move |tenant, req| {
-            convert::durability_in(req.durability)?;
-            // Before any embedding work: an oversized batch costs nothing.
+        self.on_tenant_write(request, move |tenant, req| {
+                        // Before any embedding work: an oversized batch costs nothing.
             if req.resources.len() > MAX_BATCH_ITEMS {
                 return Err(DbError::invalid(format!("{} resources in one request; the limit is {MAX_BATCH_ITEMS}", req.resources.len())));
             }
@@ -185,9 +240,8 @@ impl Database for DatabaseService {
     }
 
     async fn delete_resources(&self, request: Request<pb::DeleteResourcesRequest>) -> std::result::Result<Response<pb::DeleteResourcesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            check_read_ids(req.ids.len())?;
+        self.on_tenant_write(request, |tenant, req| {
+                        check_read_ids(req.ids.len())?;
             let ids = parse_ids("resource", &req.ids)?;
             // Ids that do not exist have nothing to delete.
             let chunks: Vec<_> = tenant.chunk_refs(&ids)?.into_iter().flatten().collect();
@@ -231,9 +285,8 @@ impl Database for DatabaseService {
     }
 
     async fn upsert_entities(&self, request: Request<pb::UpsertEntitiesRequest>) -> std::result::Result<Response<pb::UpsertEntitiesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            let entities = req.entities.into_iter().map(convert::entity_in).collect::<Result<Vec<_>>>()?;
+        self.on_tenant_write(request, |tenant, req| {
+                        let entities = req.entities.into_iter().map(convert::entity_in).collect::<Result<Vec<_>>>()?;
             let ids: Vec<_> = entities.iter().map(|e| percolate_rem::ids::entity_id(&e.entity_type, &e.key)).collect();
             tenant.write(Op::UpsertEntities(UpsertEntities { entities }))?;
             let stored = tenant.get_entities(&ids, false)?;
@@ -260,9 +313,8 @@ impl Database for DatabaseService {
     }
 
     async fn delete_entities(&self, request: Request<pb::DeleteEntitiesRequest>) -> std::result::Result<Response<pb::DeleteEntitiesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            let ids = parse_ids("entity", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
+        self.on_tenant_write(request, |tenant, req| {
+                        let ids = parse_ids("entity", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
             let outcome = tenant.write(Op::DeleteEntities(IdList { ids }))?;
             Ok(pb::DeleteEntitiesResponse { deleted: outcome.report.entities_deleted })
         })
@@ -270,9 +322,8 @@ impl Database for DatabaseService {
     }
 
     async fn add_edges(&self, request: Request<pb::AddEdgesRequest>) -> std::result::Result<Response<pb::AddEdgesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            let edges = req.edges.into_iter().map(convert::edge_in).collect::<Result<Vec<_>>>()?;
+        self.on_tenant_write(request, |tenant, req| {
+                        let edges = req.edges.into_iter().map(convert::edge_in).collect::<Result<Vec<_>>>()?;
             let outcome = tenant.write(Op::AddEdges(AddEdges { edges }))?;
             Ok(pb::AddEdgesResponse { added: outcome.report.edges_added })
         })
@@ -280,9 +331,8 @@ impl Database for DatabaseService {
     }
 
     async fn remove_edges(&self, request: Request<pb::RemoveEdgesRequest>) -> std::result::Result<Response<pb::RemoveEdgesResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            let edges = req.edges.into_iter().map(convert::edge_key_in).collect::<Result<Vec<_>>>()?;
+        self.on_tenant_write(request, |tenant, req| {
+                        let edges = req.edges.into_iter().map(convert::edge_key_in).collect::<Result<Vec<_>>>()?;
             let outcome = tenant.write(Op::RemoveEdges(RemoveEdges { edges }))?;
             Ok(pb::RemoveEdgesResponse { removed: outcome.report.edges_removed })
         })
@@ -313,9 +363,8 @@ impl Database for DatabaseService {
     }
 
     async fn put_moments(&self, request: Request<pb::PutMomentsRequest>) -> std::result::Result<Response<pb::PutMomentsResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            let moments = req.moments.into_iter().map(convert::moment_in).collect::<Result<Vec<_>>>()?;
+        self.on_tenant_write(request, |tenant, req| {
+                        let moments = req.moments.into_iter().map(convert::moment_in).collect::<Result<Vec<_>>>()?;
             let ids = moments.iter().map(|m| m.uuid().to_string()).collect();
             tenant.write(Op::PutMoments(PutMoments { moments }))?;
             Ok(pb::PutMomentsResponse { ids })
@@ -340,9 +389,8 @@ impl Database for DatabaseService {
     }
 
     async fn delete_moments(&self, request: Request<pb::DeleteMomentsRequest>) -> std::result::Result<Response<pb::DeleteMomentsResponse>, Status> {
-        self.on_tenant(request, |tenant, req| {
-            convert::durability_in(req.durability)?;
-            let ids = parse_ids("moment", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
+        self.on_tenant_write(request, |tenant, req| {
+                        let ids = parse_ids("moment", &req.ids)?.iter().map(|id| id.as_bytes().to_vec()).collect();
             let outcome = tenant.write(Op::DeleteMoments(IdList { ids }))?;
             Ok(pb::DeleteMomentsResponse { deleted: outcome.report.moments_deleted })
         })

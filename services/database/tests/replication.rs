@@ -194,3 +194,37 @@ async fn writes_left_in_the_outbox_by_a_crash_are_published_after_restart() {
     }
     eprintln!("stranded writes reached b {:?} after a restarted", started.elapsed());
 }
+
+/// `DURABILITY_REPLICATED` answers once the log has the write: the node can
+/// lose its disk right after and the write still exists elsewhere. With the
+/// log down it answers `UNAVAILABLE` (the write stays committed locally).
+#[tokio::test]
+async fn replicated_durability_waits_for_the_log() {
+    let mut nats = NatsServer::start();
+    let (a_dir, b_dir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = start_node(&a_dir, &nats, "a");
+    let ca = a.client(TENANT).await;
+    let replicated = |uri: &str| percolate_sdk::pb::PutResourcesRequest {
+        resources: vec![chunk(uri, "must survive the loss of node a", 0.6).0],
+        durability: percolate_sdk::pb::Durability::Replicated as i32,
+        ..Default::default()
+    };
+    ca.raw().put_resources(ca.request(replicated("doc://safe"))).await.expect("replicated write");
+    a.kill_hard();
+    drop(a_dir);
+    let b = start_node(&b_dir, &nats, "b");
+    let cb = b.client(TENANT).await;
+    let started = Instant::now();
+    while cb.get_uri("doc://safe").await.expect("read").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the replicated write is not in the log");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    nats.stop();
+    let started = Instant::now();
+    let err = cb.raw().put_resources(cb.request(replicated("doc://later"))).await.expect_err("the log is down");
+    assert_eq!(err.code(), Code::Unavailable, "{}", err.message());
+    assert!(err.message().contains("committed on this node"), "{}", err.message());
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(cb.get_uri("doc://later").await.expect("read").len(), 1, "committed locally");
+}

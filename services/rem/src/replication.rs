@@ -148,6 +148,24 @@ impl Tenant {
         Ok(())
     }
 
+    /// The position the next local write will take in the outbox: every
+    /// write acknowledged so far has a lower one.
+    pub fn outbox_next_position(&self) -> u64 {
+        self.outbox.next.load(Ordering::Relaxed)
+    }
+
+    /// Every outbox position below the returned one has been taken by the
+    /// log: the first position still waiting, or the next one when the
+    /// outbox is empty. Read under the write lock, so a write in progress
+    /// is never counted as taken.
+    pub fn outbox_watermark(&self) -> Result<u64> {
+        let _serialised = self.write_lock.lock();
+        Ok(match self.outbox(1)?.first() {
+            Some(entry) => entry.position,
+            None => self.outbox_next_position(),
+        })
+    }
+
     /// The last log sequence applied to this copy (0 before any).
     pub fn applied_sequence(&self) -> Result<u64> {
         match self.db.get_cf(handle(&self.db, Cf::Replication)?, APPLIED)? {
