@@ -2,6 +2,7 @@
 //! over the REM storage engine, with health, reflection and metrics.
 
 pub mod backfill;
+pub mod changes;
 pub mod config;
 pub mod convert;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod metrics;
 pub mod replication;
 pub mod server;
 pub mod service;
+pub mod sync;
 pub mod tenancy;
 
 pub use config::{DbArgs, DbConfig};

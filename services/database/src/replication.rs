@@ -127,7 +127,7 @@ impl Replication {
     /// The stream, created with explicit settings on first use: limits
     /// retention (every node reads every message), 7 days, file storage, a
     /// 2-minute duplicate window.
-    async fn stream(&self) -> anyhow::Result<stream::Stream> {
+    pub(crate) async fn stream(&self) -> anyhow::Result<stream::Stream> {
         let stream = self
             .stream
             .get_or_try_init(|| async {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use percolate_embedder::Embedder;
 use percolate_proto::v1::database_server::DatabaseServer;
+use percolate_proto::v1::sync_server::SyncServer;
 use percolate_rem::TenantStore;
 use percolate_runtime::{RenderMetrics, incoming_without_nagle, serve_admin};
 use tokio::net::TcpListener;
@@ -17,6 +18,7 @@ use crate::replication::Replication;
 use crate::config::DbConfig;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::service::DatabaseService;
+use crate::sync::SyncService;
 
 /// How long calls in flight may take to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,6 +72,7 @@ impl Node {
         let Node { config, store, embedder, metrics } = self;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter.set_serving::<DatabaseServer<DatabaseService>>().await;
+        health_reporter.set_serving::<SyncServer<SyncService>>().await;
         for name in &extras.service_names {
             health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
         }
@@ -86,6 +89,7 @@ impl Node {
             Some(url) => Some(Replication::start(url, config.sync_replicas, store.clone(), &config.node_id, metrics.replication()).await?),
             None => None,
         };
+        let sync = SyncServer::new(SyncService::new(store.clone(), replication.clone(), config.node_id.clone()));
         let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill, replication.clone()))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes);
@@ -113,7 +117,7 @@ impl Node {
             let _ = stopping_tx.send(());
         };
         let mut routes = extras.routes.unwrap_or_default();
-        routes = routes.add_service(health_service).add_service(reflection).add_service(reflection_alpha).add_service(database);
+        routes = routes.add_service(health_service).add_service(reflection).add_service(reflection_alpha).add_service(database).add_service(sync);
         let serving = tonic::transport::Server::builder()
             .layer(MetricsLayer::new(metrics))
             .add_routes(routes)

@@ -228,3 +228,56 @@ async fn replicated_durability_waits_for_the_log() {
     assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(cb.get_uri("doc://later").await.expect("read").len(), 1, "committed locally");
 }
+
+/// `Sync`: a node's replication status for a tenant, and the tenant's
+/// change feed (from a sequence, then following new changes).
+#[tokio::test]
+async fn sync_reports_status_and_streams_the_change_feed() {
+    use percolate_sdk::pb::{self, sync_client::SyncClient};
+    let nats = NatsServer::start();
+    let (a_dir, b_dir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = start_node(&a_dir, &nats, "a");
+    let b = start_node(&b_dir, &nats, "b");
+    let ca = a.client(TENANT).await;
+    ca.put_resources(vec![chunk("doc://feed", "first change", 0.2)], false).await.expect("put");
+    ca.upsert_entities(vec![EntityInput::new("person", "grace").properties(serde_json::json!({"role": "admiral"}))]).await.expect("upsert");
+    ca.put_moments(vec![MomentInput::new("launch")]).await.expect("moment");
+    let cb = b.client(TENANT).await;
+    let mut sync_b = SyncClient::new(b.channel().await);
+    let started = Instant::now();
+    let status = loop {
+        let status = sync_b.get_replication_status(cb.request(pb::GetReplicationStatusRequest {})).await.expect("status").into_inner();
+        if status.applied_sequence == 3 {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "b never applied the 3 changes: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((status.log_sequence, status.lag_messages, status.outbox_depth, status.node_id.as_str()), (3, 0, 0, "b"), "{status:?}");
+
+    let mut feed = sync_b.stream_changes(cb.request(pb::StreamChangesRequest { from_sequence: 1, follow: false })).await.expect("feed").into_inner();
+    let mut kinds = Vec::new();
+    while let Some(event) = feed.message().await.expect("event") {
+        let mutation = event.mutation.expect("mutation");
+        assert_eq!(mutation.origin_node, "a");
+        kinds.push((event.sequence, match mutation.op.expect("op") {
+            pb::mutation::Op::PutResources(p) => format!("put {}", p.resources[0].uri),
+            pb::mutation::Op::UpsertEntities(u) => format!("upsert {}", u.entities[0].key),
+            pb::mutation::Op::PutMoments(m) => format!("moment {}", m.moments[0].name),
+            other => format!("{other:?}"),
+        }));
+    }
+    assert_eq!(kinds, vec![(1, "put doc://feed".to_string()), (2, "upsert grace".to_string()), (3, "moment launch".to_string())]);
+
+    let mut live = sync_b.stream_changes(cb.request(pb::StreamChangesRequest { from_sequence: 3, follow: true })).await.expect("feed").into_inner();
+    assert_eq!(live.message().await.expect("event").expect("the third change").sequence, 3);
+    ca.delete_resources(Vec::new(), vec!["doc://feed".into()]).await.expect("delete");
+    let next = tokio::time::timeout(Duration::from_secs(10), live.message()).await.expect("a live event").expect("event").expect("some");
+    assert_eq!(next.sequence, 4);
+    assert!(matches!(next.mutation.and_then(|m| m.op), Some(pb::mutation::Op::DeleteResources(d)) if d.uris == ["doc://feed"]));
+
+    let plain_dir = tempfile::tempdir().expect("dir");
+    let plain = DbProcess::start_with(plain_dir.path(), &["--embedding-mode", "off"]);
+    let err = SyncClient::new(plain.channel().await).get_replication_status(cb.request(pb::GetReplicationStatusRequest {})).await.expect_err("no replication");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+}
