@@ -79,7 +79,8 @@ impl Replication {
             .retry_on_initial_connect()
             // Back within a second of NATS returning, not after a long backoff.
             .reconnect_delay_callback(|attempts| Duration::from_millis(100 * attempts.min(10) as u64))
-            .connect(url)
+            // Comma-separated URLs: the servers of a NATS cluster.
+            .connect(url.split(',').map(str::trim).collect::<Vec<_>>())
             .await?;
         let replication = Arc::new(Self {
             store,

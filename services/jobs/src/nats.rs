@@ -79,7 +79,7 @@ impl NatsBackend {
         }
         let client = async_nats::ConnectOptions::new()
             .name("percolate-jobs")
-            .connect(config.url.as_str())
+            .connect(config.url.split(',').map(str::trim).collect::<Vec<_>>())
             .await
             .map_err(|e| JobsError::Nats(format!("cannot connect to {}: {e}", config.url)))?;
         let context = jetstream::new(client);

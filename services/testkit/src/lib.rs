@@ -9,7 +9,7 @@ mod s3;
 mod transcription;
 mod watch;
 
-pub use nats::NatsServer;
+pub use nats::{NatsCluster, NatsServer};
 pub use process::{ServerProcess, http_get, workspace_binary};
 pub use s3::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Kind, S3Server};
 pub use transcription::{TRANSCRIPTION_API_KEY, TranscriptionMode, TranscriptionServer};

@@ -73,3 +73,60 @@ impl Drop for NatsServer {
         let _ = self.child.wait();
     }
 }
+
+/// A JetStream cluster of three `nats-server` processes on loopback, routed
+/// to each other. Killed when dropped.
+pub struct NatsCluster {
+    servers: Vec<Option<Child>>,
+    client_ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+}
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+impl NatsCluster {
+    /// Starts three servers and waits until each serves clients.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for the cluster");
+        let client_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let route_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let routes = route_ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+        let program = crate::program("PERCOLATE_NATS_SERVER", "nats-server");
+        let mut servers = Vec::new();
+        for i in 0..3 {
+            let store = dir.path().join(format!("n{i}"));
+            let mut command = Command::new(&program);
+            command
+                .args(["-a", "127.0.0.1", "-p", &client_ports[i].to_string(), "-js", "-n", &format!("n{i}"), "--cluster_name", "percolate"])
+                .args(["--cluster", &format!("nats://127.0.0.1:{}", route_ports[i]), "--routes", &routes, "-sd"])
+                .arg(&store);
+            let (child, _) = spawn_until(command, Output::Stderr, "Listening for client connections on ", Duration::from_secs(20));
+            servers.push(Some(child));
+        }
+        Self { servers, client_ports, _dir: dir }
+    }
+
+    /// Every server's client URL, comma separated.
+    pub fn urls(&self) -> String {
+        self.client_ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// Kills server `i` (a node outage).
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut child) = self.servers[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.stop(i);
+        }
+    }
+}
