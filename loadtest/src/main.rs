@@ -12,6 +12,7 @@ mod embed;
 mod ingest;
 mod pdf;
 mod prose;
+mod replication;
 mod stats;
 mod upload;
 
@@ -71,6 +72,9 @@ enum Bench {
     /// Upload throughput through the gateway against direct S3 puts, and
     /// the gateway's memory.
     Upload(upload::UploadArgs),
+    /// Write latency (local and wait-for-the-log) and replication lag across
+    /// three database nodes on one NATS server.
+    Replication(replication::ReplicationArgs),
 }
 
 fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
@@ -84,6 +88,7 @@ async fn main() -> Result<()> {
         Some(Bench::Embed(embed)) => return embed::run(embed),
         Some(Bench::Ingest(ingest)) => return ingest::run(ingest).await,
         Some(Bench::Upload(upload)) => return upload::run(upload).await,
+        Some(Bench::Replication(replication)) => return replication::run(replication).await,
         None => {}
     }
     let scratch = tempfile::tempdir()?;
