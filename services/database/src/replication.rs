@@ -35,12 +35,22 @@ pub const SYNC_STREAM: &str = "PERCOLATE_SYNC";
 const PUBLISH_BATCH: usize = 256;
 /// Longest pull request of a follower.
 const PULL_EXPIRY: Duration = Duration::from_secs(2);
+/// How often a follower checks that its tenant is still open.
+const OPEN_CHECK: Duration = Duration::from_secs(1);
 /// Pause after a failure before trying again.
 const RETRY: Duration = Duration::from_secs(1);
 
 /// The log subject of a tenant.
 pub fn subject(tenant: &TenantId) -> String {
     format!("percolate.sync.{}", tenant.as_str())
+}
+
+/// Why a follower stopped reading.
+enum FollowEnd {
+    /// NATS reconnected (or the consumer ended): read again.
+    Reconnected,
+    /// The store closed the tenant: stop until it is served again.
+    Closed,
 }
 
 /// Publishes this node's writes and applies everyone's.
@@ -251,10 +261,22 @@ impl Replication {
         }
     }
 
+    /// Follows the tenant's log until the store closes the tenant (idle);
+    /// serving it again starts a new follower from where this one stopped.
     async fn follow_forever(self: Arc<Self>, id: TenantId) {
         loop {
             match self.follow(&id).await {
-                Ok(()) => tracing::debug!(tenant_id = %id, "reconnected: following the replication log again"),
+                Ok(FollowEnd::Reconnected) => tracing::debug!(tenant_id = %id, "reconnected: following the replication log again"),
+                Ok(FollowEnd::Closed) => {
+                    self.followed.lock().remove(&id);
+                    self.lag.lock().remove(&id);
+                    // Served again between the check and the removal: keep following.
+                    if !self.store.is_open(&id) {
+                        tracing::debug!(tenant_id = %id, "tenant closed: stopped following its log");
+                        return;
+                    }
+                    self.followed.lock().insert(id.clone());
+                }
                 Err(error) => {
                     tracing::debug!(tenant_id = %id, %error, "following the replication log failed; retrying");
                     tokio::time::sleep(RETRY).await;
@@ -263,8 +285,9 @@ impl Replication {
         }
     }
 
-    /// Applies the tenant's log from the last sequence applied here.
-    async fn follow(&self, id: &TenantId) -> anyhow::Result<()> {
+    /// Applies the tenant's log from the last sequence applied here, until
+    /// NATS reconnects or the tenant is closed.
+    async fn follow(&self, id: &TenantId) -> anyhow::Result<FollowEnd> {
         let stream = self.stream().await?;
         let applied = self.store.tenant(id)?.applied_sequence()?;
         let consumer = stream
@@ -280,15 +303,22 @@ impl Replication {
         let mut messages = consumer.messages().await?;
         let mut connected = self.connected.clone();
         connected.mark_unchanged();
+        let mut check_open = tokio::time::interval(OPEN_CHECK);
         loop {
             let message = tokio::select! {
                 message = messages.next() => match message {
                     Some(message) => message?,
-                    None => return Ok(()),
+                    None => return Ok(FollowEnd::Reconnected),
                 },
                 changed = connected.changed() => {
                     changed?;
-                    return Ok(());
+                    return Ok(FollowEnd::Reconnected);
+                }
+                _ = check_open.tick() => {
+                    if self.store.is_open(id) {
+                        continue;
+                    }
+                    return Ok(FollowEnd::Closed);
                 }
             };
             let info = message.info().map_err(|e| anyhow::anyhow!("message without JetStream info: {e}"))?;

@@ -22,7 +22,8 @@ use crate::sync::SyncService;
 
 /// How long calls in flight may take to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often idle tenants are looked for.
+/// How often idle tenants are looked for (at most; more often when the
+/// idle timeout is shorter).
 const EVICTION_INTERVAL: Duration = Duration::from_secs(30);
 
 /// More gRPC services served next to `Database` (the all-in-one binary adds
@@ -164,7 +165,8 @@ async fn load_embedder(config: &DbConfig) -> anyhow::Result<Option<Arc<Embedder>
 }
 
 async fn evict_idle_tenants(store: Arc<TenantStore>) {
-    let mut tick = tokio::time::interval(EVICTION_INTERVAL);
+    let every = EVICTION_INTERVAL.min(store.config().idle_timeout / 2).max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         let store = store.clone();

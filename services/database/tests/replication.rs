@@ -318,3 +318,34 @@ async fn a_nats_server_lost_from_a_cluster_loses_no_write() {
     let took = converge(&clients, &uris, 61, Duration::from_secs(90)).await;
     eprintln!("60 writes with one of three NATS servers killed after 20: every node has all of them {took:?} after the last");
 }
+
+/// A node stops following a tenant it closed for being idle (no consumer,
+/// no reopening for every change elsewhere), and catches up when the
+/// tenant is served again.
+#[tokio::test]
+async fn idle_tenants_are_unfollowed_and_catch_up_when_served_again() {
+    let nats = NatsServer::start();
+    let (a_dir, b_dir) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = start_node(&a_dir, &nats, "a");
+    let b = DbProcess::start_with_env(b_dir.path(), &["--embedding-mode", "off", "--node-id", "b", "--nats-url", nats.url()], &[("PERCOLATE_TENANT_IDLE_SECS", "1")]);
+    let (ca, cb) = (a.client(TENANT).await, b.client(TENANT).await);
+    ca.put_resources(vec![chunk("doc://0", "before b goes idle", 0.1)], false).await.expect("put");
+    converge(&[ca.clone(), cb.clone()], &["doc://0".into()], 1, Duration::from_secs(30)).await;
+    let open = |node: &DbProcess| node.admin_get("/metrics").lines().find(|l| l.starts_with("percolate_open_tenants ")).unwrap_or_default().to_string();
+    let started = Instant::now();
+    while open(&b) != "percolate_open_tenants 0" {
+        assert!(started.elapsed() < Duration::from_secs(15), "b never closed the idle tenant: {}", open(&b));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give the follower its check, then change the tenant on a.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut uris = vec!["doc://0".to_string()];
+    for k in 1..6 {
+        let uri = format!("doc://{k}");
+        ca.put_resources(vec![chunk(&uri, "while b is idle", 0.2)], false).await.expect("put");
+        uris.push(uri);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(open(&b), "percolate_open_tenants 0", "b does not reopen the tenant for changes it does not serve");
+    converge(&[ca, cb], &uris, 6, Duration::from_secs(30)).await;
+}

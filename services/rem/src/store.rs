@@ -266,6 +266,12 @@ impl TenantStore {
         }
     }
 
+    /// Whether the tenant is open now (without opening it or counting as a
+    /// use).
+    pub fn is_open(&self, id: &TenantId) -> bool {
+        self.open.lock().contains_key(id)
+    }
+
     /// Number of tenants open now.
     pub fn open_tenants(&self) -> usize {
         self.open.lock().len()
