@@ -335,11 +335,16 @@ impl Replication {
                     self.metrics.rejected();
                 }
             }
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
-            let age = ((now - published.unix_timestamp_nanos()) as f64 / 1e9).max(0.0);
+            let age = age_seconds(published.unix_timestamp_nanos());
             self.lag.lock().insert(id.clone(), (pending, if pending == 0 { 0.0 } else { age }));
         }
     }
+}
+
+/// Seconds since `unix_nanos` (0 for the future).
+pub(crate) fn age_seconds(unix_nanos: i128) -> f64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
+    ((now - unix_nanos) as f64 / 1e9).max(0.0)
 }
 
 fn hex_id(bytes: &[u8]) -> String {

@@ -3,7 +3,6 @@
 //! new changes). Snapshots come with the snapshot work of issue 5.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::consumer;
 use futures::StreamExt;
@@ -16,7 +15,7 @@ use tonic::{Request, Response, Status};
 
 use crate::changes::mutation_out;
 use crate::error::DbError;
-use crate::replication::{Replication, subject};
+use crate::replication::{Replication, age_seconds, subject};
 use crate::tenancy::tenant_of;
 
 /// Serves `percolate.v1.Sync`.
@@ -76,8 +75,7 @@ impl Sync for SyncService {
             let mut consumer = consumer;
             let pending = consumer.info().await.map_err(nats)?.num_pending;
             let oldest = stream.get_first_raw_message_by_subject(&subject, applied + 1).await.map_err(nats)?;
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
-            (pending, ((now - oldest.time.unix_timestamp_nanos()) as f64 / 1e9).max(0.0))
+            (pending, age_seconds(oldest.time.unix_timestamp_nanos()))
         } else {
             (0, 0.0)
         };

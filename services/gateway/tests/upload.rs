@@ -66,6 +66,15 @@ impl Distributed {
         walk(&dir).into_iter().map(|p| p.strip_prefix(&dir).expect("under").display().to_string()).collect()
     }
 
+    /// Waits (up to 10 s) for background aborts to close every multipart
+    /// upload.
+    async fn wait_for_no_multipart(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.open_multipart_files().is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// s3s-fs's files of multipart uploads still open.
     fn open_multipart_files(&self) -> Vec<String> {
         walk(self.s3.root()).into_iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string())).filter(|n| n.starts_with(".upload")).collect()
@@ -169,6 +178,15 @@ async fn documents_flow_from_upload_to_search_through_separate_processes() {
     drop(worker);
 }
 
+/// An upload call for tenant `acme` whose messages the test sends one by one.
+fn open_upload(client: &Client) -> (mpsc::Sender<pb::UploadRequest>, tokio::task::JoinHandle<Result<tonic::Response<pb::UploadResponse>, tonic::Status>>) {
+    let (tx, rx) = mpsc::channel(4);
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    request.metadata_mut().insert("x-tenant-id", "acme".parse().expect("ascii"));
+    let mut raw = client.raw_upload();
+    (tx, tokio::spawn(async move { raw.upload(request).await }))
+}
+
 /// A raw upload: the tenant header as given, the messages as given.
 async fn raw_upload(client: &Client, tenant: Option<&str>, messages: Vec<pb::UploadRequest>) -> Result<pb::UploadResponse, tonic::Status> {
     let mut request = tonic::Request::new(futures::stream::iter(messages));
@@ -229,11 +247,7 @@ async fn bad_uploads_store_nothing_and_queue_nothing() {
 async fn a_cancelled_upload_leaves_no_object_no_multipart_and_no_job() {
     let cluster = Distributed::start(&[]);
     let client = cluster.gateway_client("acme").await;
-    let (tx, rx) = mpsc::channel(4);
-    let mut request = tonic::Request::new(ReceiverStream::new(rx));
-    request.metadata_mut().insert("x-tenant-id", "acme".parse().expect("ascii"));
-    let mut raw = client.raw_upload();
-    let call = tokio::spawn(async move { raw.upload(request).await });
+    let (tx, call) = open_upload(&client);
     tx.send(meta_message(metadata("movie.bin"))).await.expect("send");
     // 12 MiB: the gateway has started a multipart upload with a part or more.
     for _ in 0..12 {
@@ -243,10 +257,7 @@ async fn a_cancelled_upload_leaves_no_object_no_multipart_and_no_job() {
     assert!(!cluster.open_multipart_files().is_empty(), "a multipart upload is open mid-stream");
     call.abort();
     drop(tx);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !cluster.open_multipart_files().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster.wait_for_no_multipart().await;
     assert!(cluster.open_multipart_files().is_empty(), "{:?}", cluster.open_multipart_files());
     assert!(cluster.stored_objects("acme").is_empty());
     assert!(client.list_jobs(pb::ListJobsRequest::default()).await.expect("list").jobs.is_empty());
@@ -272,11 +283,7 @@ async fn resending_an_upload_id_returns_the_first_job() {
 async fn s3_going_down_mid_upload_fails_clearly_and_queues_nothing() {
     let mut cluster = Distributed::start(&[]);
     let client = cluster.gateway_client("acme").await;
-    let (tx, rx) = mpsc::channel(4);
-    let mut request = tonic::Request::new(ReceiverStream::new(rx));
-    request.metadata_mut().insert("x-tenant-id", "acme".parse().expect("ascii"));
-    let mut raw = client.raw_upload();
-    let call = tokio::spawn(async move { raw.upload(request).await });
+    let (tx, call) = open_upload(&client);
     tx.send(meta_message(metadata("archive.bin"))).await.expect("send");
     for _ in 0..9 {
         tx.send(chunk_message(&vec![1u8; 1 << 20])).await.expect("send");
@@ -302,11 +309,7 @@ async fn s3_going_down_mid_upload_fails_clearly_and_queues_nothing() {
 async fn shutdown_lets_uploads_drain_then_aborts_them_cleanly() {
     let cluster = Distributed::start(&[("PERCOLATE_DRAIN_SECS", "1")]);
     let client = cluster.gateway_client("acme").await;
-    let (tx, rx) = mpsc::channel(4);
-    let mut request = tonic::Request::new(ReceiverStream::new(rx));
-    request.metadata_mut().insert("x-tenant-id", "acme".parse().expect("ascii"));
-    let mut raw = client.raw_upload();
-    let call = tokio::spawn(async move { raw.upload(request).await });
+    let (tx, call) = open_upload(&client);
     tx.send(meta_message(metadata("slow.bin"))).await.expect("send");
     for _ in 0..6 {
         tx.send(chunk_message(&vec![3u8; 1 << 20])).await.expect("send");
@@ -319,10 +322,7 @@ async fn shutdown_lets_uploads_drain_then_aborts_them_cleanly() {
     assert_eq!(err.code(), Code::Unavailable, "{}", err.message());
     assert!(err.message().contains("shutting down"), "{}", err.message());
     drop(tx);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !cluster.open_multipart_files().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster.wait_for_no_multipart().await;
     assert!(cluster.open_multipart_files().is_empty(), "{:?}", cluster.open_multipart_files());
     assert!(cluster.stored_objects("acme").is_empty());
 }
@@ -394,10 +394,7 @@ async fn a_failing_source_cancels_the_upload() {
     let client = cluster.gateway_client("acme").await;
     let err = client.upload_reader(Failing { good: 10 << 20 }, "partial.bin", None, None, UploadOptions::default(), None).await.expect_err("the source failed");
     assert!(matches!(&err, percolate_sdk::Error::Io(e) if e.to_string().contains("disk went away")), "{err}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !cluster.open_multipart_files().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster.wait_for_no_multipart().await;
     assert!(cluster.open_multipart_files().is_empty(), "{:?}", cluster.open_multipart_files());
     assert!(cluster.stored_objects("acme").is_empty());
     assert!(client.list_jobs(pb::ListJobsRequest::default()).await.expect("list").jobs.is_empty());
