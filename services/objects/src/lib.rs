@@ -1,4 +1,4 @@
-//! Object storage for uploaded files (and, later, snapshots).
+//! Object storage for uploaded files and tenant snapshots.
 //!
 //! Objects are addressed by tenant and a relative key; a tenant's objects
 //! live under `tenants/<tenant>/` (or in a bucket of their own), so no key
@@ -25,6 +25,7 @@ pub use location::parse_s3_location;
 pub use s3::{S3Config, S3Objects};
 pub use writer::{ObjectWriter, StoredObject};
 
+
 use std::path::PathBuf;
 use std::pin::Pin;
 
@@ -40,6 +41,15 @@ pub struct ObjectReader {
     pub size: u64,
     /// Its bytes.
     pub body: ByteStream,
+}
+
+/// An object found by [`ObjectStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Its key in the tenant's area.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// Where objects live.
@@ -121,6 +131,19 @@ impl ObjectStore {
             Self::Local(local) => local.delete(tenant, key).await,
             Self::S3(s3) => s3.delete(tenant, key).await,
         }
+    }
+
+    /// Every object whose key starts with `prefix/` (a folder of the
+    /// tenant's area), with its size, in key order. Unfinished writes are
+    /// not listed.
+    pub async fn list(&self, tenant: &str, prefix: &str) -> Result<Vec<ListedObject>> {
+        check(tenant, prefix)?;
+        let mut listed = match self {
+            Self::Local(local) => local.list(tenant, prefix).await?,
+            Self::S3(s3) => s3.list(tenant, prefix).await?,
+        };
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listed)
     }
 
     /// The object's size, or `None` when it does not exist.

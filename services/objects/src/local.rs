@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{ObjectError, Result};
 use crate::writer::{ObjectWriter, Sink};
-use crate::{ByteStream, ObjectReader};
+use crate::{ByteStream, ListedObject, ObjectReader};
 
 /// Bytes per read of a streamed object.
 const READ_CHUNK: usize = 256 << 10;
@@ -75,6 +75,36 @@ impl LocalObjects {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(ObjectError::Io { key: key.to_string(), source }),
         }
+    }
+
+    pub(crate) async fn list(&self, tenant: &str, prefix: &str) -> Result<Vec<ListedObject>> {
+        let base = self.root.join("tenants").join(tenant);
+        let io = |source| ObjectError::Io { key: prefix.to_string(), source };
+        let mut listed = Vec::new();
+        let mut folders = vec![base.join(prefix)];
+        while let Some(folder) = folders.pop() {
+            let mut entries = match tokio::fs::read_dir(&folder).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(io)? {
+                let path = entry.path();
+                let file_type = entry.file_type().await.map_err(io)?;
+                // Hidden names are writes in progress (see the module notes).
+                let hidden = entry.file_name().to_str().is_none_or(|n| n.starts_with('.'));
+                if file_type.is_dir() {
+                    folders.push(path);
+                } else if file_type.is_file() && !hidden {
+                    let size = entry.metadata().await.map_err(io)?.len();
+                    let key = path.strip_prefix(&base).ok().and_then(|p| p.to_str()).map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"));
+                    if let Some(key) = key {
+                        listed.push(ListedObject { key, size });
+                    }
+                }
+            }
+        }
+        Ok(listed)
     }
 
     pub(crate) async fn writer(&self, tenant: &str, key: &str) -> Result<ObjectWriter> {

@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 
 use crate::error::{ObjectError, Result};
 use crate::writer::{ObjectWriter, Sink};
-use crate::{ByteStream, ObjectReader};
+use crate::{ByteStream, ListedObject, ObjectReader};
 
 /// Smallest part S3 accepts (except the last).
 const MIN_PART_SIZE: usize = 5 << 20;
@@ -162,12 +162,18 @@ impl S3Objects {
 
     /// The bucket and key of an object.
     pub fn location(&self, tenant: &str, key: &str) -> Result<(String, String)> {
+        let (bucket, area) = self.area(tenant)?;
+        Ok((bucket, format!("{area}{key}")))
+    }
+
+    /// The bucket of a tenant's objects and the prefix of their keys.
+    fn area(&self, tenant: &str) -> Result<(String, String)> {
         if self.config.bucket_per_tenant {
             let bucket = format!("{}{tenant}", self.config.bucket);
             check_bucket_name(&bucket)?;
-            Ok((bucket, key.to_string()))
+            Ok((bucket, String::new()))
         } else {
-            Ok((self.config.bucket.clone(), format!("tenants/{tenant}/{key}")))
+            Ok((self.config.bucket.clone(), format!("tenants/{tenant}/")))
         }
     }
 
@@ -228,6 +234,26 @@ impl S3Objects {
             Err(e) if e.code() == Some("NoSuchBucket") || e.code() == Some("NoSuchKey") => Ok(()),
             Err(e) => Err(remote("DeleteObject", key, e)),
         }
+    }
+
+    pub(crate) async fn list(&self, tenant: &str, prefix: &str) -> Result<Vec<ListedObject>> {
+        let (bucket, area) = self.area(tenant)?;
+        let mut listed = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&bucket).prefix(format!("{area}{prefix}/")).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("NoSuchBucket") => return Ok(Vec::new()),
+                Err(e) => return Err(remote("ListObjectsV2", prefix, e)),
+            };
+            for object in page.contents() {
+                let (Some(key), Some(size)) = (object.key(), object.size()) else { continue };
+                if let Some(key) = key.strip_prefix(area.as_str()) {
+                    listed.push(ListedObject { key: key.to_string(), size: u64::try_from(size).unwrap_or(0) });
+                }
+            }
+        }
+        Ok(listed)
     }
 
     pub(crate) async fn writer(&self, tenant: &str, key: &str) -> Result<ObjectWriter> {

@@ -148,6 +148,26 @@ async fn aborted_or_dropped_writes_leave_nothing() {
 }
 
 #[tokio::test]
+async fn listing_a_folder_shows_finished_objects_of_that_tenant_only() {
+    for b in backends().await {
+        for key in ["snapshots/s2/manifest.json", "snapshots/s1/000001.sst", "snapshots/s1/manifest.json", "snapshotsx/other", "uploads/a"] {
+            b.store.put("acme", key, key.as_bytes()).await.expect("put");
+        }
+        b.store.put("globex", "snapshots/g/manifest.json", b"g").await.expect("put other tenant");
+        // A write in progress is not listed.
+        let mut pending = b.store.writer("acme", "snapshots/s3/manifest.json").await.expect("writer");
+        pending.write(b"partial").await.expect("write");
+        let listed = b.store.list("acme", "snapshots").await.expect("list");
+        let keys: Vec<(&str, u64)> = listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
+        assert_eq!(keys, [("snapshots/s1/000001.sst", 23), ("snapshots/s1/manifest.json", 26), ("snapshots/s2/manifest.json", 26)], "{}", b.name);
+        pending.abort().await;
+        assert!(b.store.list("acme", "nothing-here").await.expect("list empty").is_empty(), "{}", b.name);
+        assert!(b.store.list("newcomer", "snapshots").await.expect("list of a tenant without objects").is_empty(), "{}", b.name);
+        assert!(matches!(b.store.list("acme", "../globex").await, Err(ObjectError::InvalidKey { .. })), "{}", b.name);
+    }
+}
+
+#[tokio::test]
 async fn a_bucket_per_tenant_keeps_tenants_apart() {
     let server = S3Server::start(S3Kind::Moto);
     let store = ObjectStore::s3(S3Config { bucket: "pc-".into(), bucket_per_tenant: true, ..s3_config(&server) }).await.expect("store");
@@ -160,6 +180,9 @@ async fn a_bucket_per_tenant_keeps_tenants_apart() {
     let mut names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
     names.sort_unstable();
     assert_eq!(names, ["pc-acme", "pc-globex"]);
+    let listed = store.list("acme", "uploads").await.expect("list");
+    assert_eq!(listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["uploads/x.txt"]);
+    assert!(store.list("initech", "uploads").await.expect("list of a missing bucket").is_empty());
     let err = store.put("under_score", "x", b"x").await.expect_err("not a bucket name");
     assert!(matches!(err, ObjectError::Config(_)), "{err}");
 }
