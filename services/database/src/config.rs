@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Keys read from `PERCOLATE_*` variables (others, such as the CLI's
 /// `PERCOLATE_TENANT`, belong to other programs).
-const CONFIG_FIELDS: [&str; 20] = [
+const CONFIG_FIELDS: [&str; 25] = [
     "listen",
     "admin_listen",
     "data_dir",
@@ -33,6 +33,11 @@ const CONFIG_FIELDS: [&str; 20] = [
     "nats_url",
     "sync_replicas",
     "max_outbox",
+    "max_replicated_write_bytes",
+    "snapshots",
+    "snapshot_interval_secs",
+    "snapshot_idle_secs",
+    "snapshot_keep",
 ];
 
 /// Settings of a database node.
@@ -82,6 +87,23 @@ pub struct DbConfig {
     /// Most local writes a tenant may have waiting for the log; beyond it
     /// writes are refused with `UNAVAILABLE` until the log is back.
     pub max_outbox: u64,
+    /// With replication: the largest write (encoded) accepted, so that it
+    /// fits in one log message. NATS's default `max_payload` is 1 MiB;
+    /// raise both together.
+    pub max_replicated_write_bytes: usize,
+    /// Where tenant snapshots go: a directory or
+    /// `s3://bucket?endpoint=..&region=..` (as the worker's `objects`).
+    /// When set, tenants are snapshotted periodically and when idle, and a
+    /// tenant this node does not hold is restored from its newest snapshot
+    /// (then the log is replayed) before it is served.
+    pub snapshots: Option<String>,
+    /// Snapshot a tenant that keeps changing at most this often.
+    pub snapshot_interval_secs: u64,
+    /// Snapshot a changed tenant once it has been idle this long (at most
+    /// half of `tenant_idle_secs`, so it happens before the tenant closes).
+    pub snapshot_idle_secs: u64,
+    /// Snapshots kept per tenant; older ones are deleted.
+    pub snapshot_keep: usize,
 }
 
 impl Default for DbConfig {
@@ -107,6 +129,11 @@ impl Default for DbConfig {
             nats_url: None,
             sync_replicas: 1,
             max_outbox: 100_000,
+            max_replicated_write_bytes: 1_000_000,
+            snapshots: None,
+            snapshot_interval_secs: 300,
+            snapshot_idle_secs: 60,
+            snapshot_keep: 3,
         }
     }
 }
@@ -142,6 +169,10 @@ pub struct DbArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats_url: Option<String>,
+    /// Snapshot location (a directory or s3://bucket?...); turns snapshots and restore on.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<String>,
 }
 
 impl DbConfig {
@@ -164,6 +195,10 @@ impl DbConfig {
         anyhow::ensure!(self.embedding_threads >= 1, "embedding_threads must be at least 1");
         anyhow::ensure!(self.sync_replicas >= 1 && self.sync_replicas <= 5, "sync_replicas must be 1 to 5");
         anyhow::ensure!(self.max_outbox >= 1, "max_outbox must be at least 1");
+        anyhow::ensure!(self.max_replicated_write_bytes >= 64 << 10, "max_replicated_write_bytes must be at least 65536");
+        anyhow::ensure!(self.snapshot_interval_secs >= 1, "snapshot_interval_secs must be at least 1");
+        anyhow::ensure!(self.snapshot_idle_secs >= 1, "snapshot_idle_secs must be at least 1");
+        anyhow::ensure!(self.snapshot_keep >= 1, "snapshot_keep must be at least 1");
         Ok(())
     }
 
@@ -186,6 +221,7 @@ impl DbConfig {
             background_threads: 2,
             replicate: self.nats_url.is_some(),
             max_outbox: self.max_outbox,
+            max_mutation_bytes: self.max_replicated_write_bytes,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The database service's error type and its one mapping to `tonic::Status`.
 
 use percolate_embedder::EmbedError;
+use percolate_objects::ObjectError;
 use percolate_rem::RemError;
 use thiserror::Error;
 use tonic::{Code, Status};
@@ -14,6 +15,12 @@ pub enum DbError {
     /// The embedding model failed or is not usable.
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    /// Snapshot storage refused or failed.
+    #[error("snapshot storage: {0}")]
+    Objects(#[from] ObjectError),
+    /// Stored data failed verification (a snapshot's checksum).
+    #[error("{0}")]
+    DataLoss(String),
     /// The request is malformed.
     #[error("{0}")]
     InvalidArgument(String),
@@ -54,6 +61,14 @@ impl From<DbError> for Status {
                 EmbedError::Missing { .. } | EmbedError::Model(_) => Code::FailedPrecondition,
                 EmbedError::Runtime(_) => Code::Internal,
             },
+            DbError::Objects(objects) => match objects {
+                ObjectError::InvalidKey { .. } => Code::InvalidArgument,
+                ObjectError::NotFound(_) => Code::NotFound,
+                ObjectError::TooLarge { .. } => Code::DataLoss,
+                ObjectError::Config(_) => Code::FailedPrecondition,
+                ObjectError::Io { .. } | ObjectError::Remote { .. } => Code::Unavailable,
+            },
+            DbError::DataLoss(_) => Code::DataLoss,
             DbError::InvalidArgument(_) => Code::InvalidArgument,
             DbError::FailedPrecondition(_) => Code::FailedPrecondition,
             DbError::Unimplemented(_) => Code::Unimplemented,

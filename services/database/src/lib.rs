@@ -8,8 +8,10 @@ pub mod convert;
 pub mod error;
 pub mod metrics;
 pub mod replication;
+pub mod restore;
 pub mod server;
 pub mod service;
+pub mod snapshots;
 pub mod sync;
 pub mod tenancy;
 

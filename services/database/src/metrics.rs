@@ -84,6 +84,72 @@ impl ReplicationMetrics {
     }
 }
 
+/// Label of snapshot and restore outcomes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// What happened (`ok`, `failed`, `none`, `corrupt`).
+    pub outcome: &'static str,
+}
+
+/// Snapshot and restore metrics of a node.
+#[derive(Clone)]
+pub struct SnapshotMetrics {
+    snapshots: Family<OutcomeLabel, Counter>,
+    duration: Histogram,
+    uploaded_bytes: Counter,
+    age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    restores: Family<OutcomeLabel, Counter>,
+    restore_duration: Histogram,
+}
+
+impl Default for SnapshotMetrics {
+    fn default() -> Self {
+        Self {
+            snapshots: Family::default(),
+            duration: seconds_histogram(),
+            uploaded_bytes: Counter::default(),
+            age: Gauge::default(),
+            restores: Family::default(),
+            restore_duration: seconds_histogram(),
+        }
+    }
+}
+
+impl SnapshotMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("percolate_snapshots", "Tenant snapshots by outcome (ok, failed)", self.snapshots.clone());
+        registry.register("percolate_snapshot_duration_seconds", "Time to cut and upload a tenant snapshot", self.duration.clone());
+        registry.register("percolate_snapshot_uploaded_bytes", "Bytes of snapshots uploaded", self.uploaded_bytes.clone());
+        registry.register("percolate_snapshot_age_seconds", "Age of the oldest snapshot among open tenants with changes not in a snapshot (0 when all are covered)", self.age.clone());
+        registry.register("percolate_restores", "Tenant restores by outcome (ok; none: no snapshot, a new tenant; corrupt: a snapshot failed verification and was skipped; failed)", self.restores.clone());
+        registry.register("percolate_restore_duration_seconds", "Time to download and verify a tenant snapshot", self.restore_duration.clone());
+    }
+
+    pub(crate) fn snapshot(&self, outcome: &'static str, elapsed: Duration, bytes: u64) {
+        self.snapshots.get_or_create(&OutcomeLabel { outcome }).inc();
+        if outcome == "ok" {
+            self.duration.observe(elapsed.as_secs_f64());
+            self.uploaded_bytes.inc_by(bytes);
+        }
+    }
+
+    pub(crate) fn restore(&self, outcome: &'static str, elapsed: Option<Duration>) {
+        self.restores.get_or_create(&OutcomeLabel { outcome }).inc();
+        if let Some(elapsed) = elapsed {
+            self.restore_duration.observe(elapsed.as_secs_f64());
+        }
+    }
+
+    pub(crate) fn set_age(&self, seconds: f64) {
+        self.age.set(seconds);
+    }
+}
+
+/// 10 ms .. ~80 s
+fn seconds_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 14))
+}
+
 /// All metrics of a node.
 pub struct Metrics {
     registry: Registry,
@@ -95,6 +161,7 @@ pub struct Metrics {
     cache_misses: Counter,
     backfilled: Counter,
     replication: ReplicationMetrics,
+    snapshots: SnapshotMetrics,
     tier: String,
 }
 
@@ -117,12 +184,19 @@ impl Metrics {
         registry.register("percolate_backfilled_embeddings", "Chunks stored without a vector that this node embedded in the background", backfilled.clone());
         let replication = ReplicationMetrics::default();
         replication.register(&mut registry);
-        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, replication, tier: tier.to_owned() }
+        let snapshots = SnapshotMetrics::default();
+        snapshots.register(&mut registry);
+        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, replication, snapshots, tier: tier.to_owned() }
     }
 
     /// The replication metrics.
     pub fn replication(&self) -> ReplicationMetrics {
         self.replication.clone()
+    }
+
+    /// The snapshot and restore metrics.
+    pub fn snapshots(&self) -> SnapshotMetrics {
+        self.snapshots.clone()
     }
 
     /// The counter of chunks embedded by the back-fill.

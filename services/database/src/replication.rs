@@ -14,6 +14,12 @@
 //!   (exactly-once effect; the node's own writes come back and change
 //!   nothing). Conflicts resolve by last-writer-wins on `(hlc, node_id)`,
 //!   per property for entities, with tombstones (see `percolate-rem`).
+//! - **Catch-up**: the first request for a tenant after this node opens it
+//!   (a restart, a restore from a snapshot, a tenant that moved here) waits
+//!   until the follower has applied the log up to where it ended when the
+//!   follower started, so a moved tenant answers with every write the log
+//!   holds. When NATS is unreachable the node serves its copy (and says so
+//!   in its log) rather than waiting.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -39,6 +45,10 @@ const PULL_EXPIRY: Duration = Duration::from_secs(2);
 const OPEN_CHECK: Duration = Duration::from_secs(1);
 /// Pause after a failure before trying again.
 const RETRY: Duration = Duration::from_secs(1);
+/// Longest a first request waits for its tenant to catch up with the log.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a first request waits for a NATS connection in progress.
+const CONNECT_GRACE: Duration = Duration::from_secs(2);
 
 /// The log subject of a tenant.
 pub fn subject(tenant: &TenantId) -> String {
@@ -56,6 +66,7 @@ enum FollowEnd {
 /// Publishes this node's writes and applies everyone's.
 pub struct Replication {
     store: Arc<TenantStore>,
+    client: async_nats::Client,
     context: jetstream::Context,
     replicas: usize,
     stream: OnceCell<stream::Stream>,
@@ -64,6 +75,11 @@ pub struct Replication {
     followed: Mutex<HashSet<TenantId>>,
     lag: Mutex<HashMap<TenantId, (u64, f64)>>,
     connected: watch::Receiver<u64>,
+    /// Raised to make every follower start again from its copy's applied
+    /// sequence (after a copy was replaced).
+    restarts: watch::Sender<u64>,
+    /// Per followed tenant: whether its copy has caught up with the log.
+    caught_up: Mutex<HashMap<TenantId, watch::Sender<bool>>>,
     watermarks: Mutex<HashMap<TenantId, watch::Sender<u64>>>,
     metrics: ReplicationMetrics,
 }
@@ -94,7 +110,8 @@ impl Replication {
             .await?;
         let replication = Arc::new(Self {
             store,
-            context: jetstream::new(client),
+            context: jetstream::new(client.clone()),
+            client,
             replicas,
             stream: OnceCell::new(),
             dirty: Mutex::new(HashSet::new()),
@@ -102,6 +119,8 @@ impl Replication {
             followed: Mutex::new(HashSet::new()),
             lag: Mutex::new(HashMap::new()),
             connected,
+            restarts: watch::channel(0).0,
+            caught_up: Mutex::new(HashMap::new()),
             watermarks: Mutex::new(HashMap::new()),
             metrics,
         });
@@ -171,6 +190,73 @@ impl Replication {
         }
         if self.followed.lock().insert(tenant.id().clone()) {
             tokio::spawn(self.clone().follow_forever(tenant.id().clone()));
+        }
+    }
+
+    /// Whether the tenant is followed and its copy has caught up with the
+    /// log (requests need not wait).
+    pub fn is_current(&self, id: &TenantId) -> bool {
+        self.followed.lock().contains(id) && self.caught_up.lock().get(id).is_some_and(|c| *c.borrow())
+    }
+
+    /// Starts following the tenant and waits until its copy has applied
+    /// the log up to where the log ended then. Serves the copy as it is
+    /// (with a warning) when NATS is unreachable or the catch-up takes
+    /// longer than [`CATCH_UP_TIMEOUT`].
+    pub async fn catch_up(self: &Arc<Self>, tenant: &percolate_rem::Tenant) {
+        let id = tenant.id().clone();
+        let mut done = self.caught_up_flag(&id).subscribe();
+        self.serve_tenant(tenant);
+        if !self.wait_connected(CONNECT_GRACE).await {
+            tracing::warn!(tenant_id = %id, "NATS is unreachable: serving this node's copy without catching up with the log");
+            self.mark_caught_up(&id);
+            return;
+        }
+        let started = std::time::Instant::now();
+        if tokio::time::timeout(CATCH_UP_TIMEOUT, done.wait_for(|c| *c)).await.is_err() {
+            tracing::warn!(tenant_id = %id, timeout = ?CATCH_UP_TIMEOUT, "the copy has not caught up with the log yet; serving it meanwhile");
+            self.mark_caught_up(&id);
+        } else {
+            tracing::debug!(tenant_id = %id, elapsed = ?started.elapsed(), "caught up with the log");
+        }
+    }
+
+    /// Whether NATS is connected, waiting up to `grace` for a connection
+    /// in progress (just after start or during a reconnect).
+    async fn wait_connected(&self, grace: Duration) -> bool {
+        let connected = || self.client.connection_state() == async_nats::connection::State::Connected;
+        let deadline = tokio::time::Instant::now() + grace;
+        while !connected() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Makes the tenant's follower start again from its copy's applied
+    /// sequence, and the next request wait for it to catch up (the copy
+    /// was replaced).
+    pub fn restart_follower(&self, id: &TenantId) {
+        self.caught_up_flag(id).send_replace(false);
+        self.restarts.send_modify(|n| *n += 1);
+    }
+
+    fn caught_up_flag(&self, id: &TenantId) -> watch::Sender<bool> {
+        self.caught_up.lock().entry(id.clone()).or_insert_with(|| watch::channel(false).0).clone()
+    }
+
+    fn mark_caught_up(&self, id: &TenantId) {
+        self.caught_up_flag(id).send_if_modified(|c| !std::mem::replace(c, true));
+    }
+
+    /// The last sequence of the tenant's log (0 when it has none).
+    async fn log_end(&self, stream: &stream::Stream, id: &TenantId) -> anyhow::Result<u64> {
+        match stream.get_last_raw_message_by_subject(&subject(id)).await {
+            Ok(message) => Ok(message.sequence),
+            Err(error) if matches!(error.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => Ok(0),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -269,6 +355,7 @@ impl Replication {
                 Ok(FollowEnd::Reconnected) => tracing::debug!(tenant_id = %id, "reconnected: following the replication log again"),
                 Ok(FollowEnd::Closed) => {
                     self.followed.lock().remove(&id);
+                    self.caught_up.lock().remove(&id);
                     self.lag.lock().remove(&id);
                     // Served again between the check and the removal: keep following.
                     if !self.store.is_open(&id) {
@@ -289,7 +376,13 @@ impl Replication {
     /// NATS reconnects or the tenant is closed.
     async fn follow(&self, id: &TenantId) -> anyhow::Result<FollowEnd> {
         let stream = self.stream().await?;
+        let mut restarts = self.restarts.subscribe();
+        restarts.mark_unchanged();
         let applied = self.store.tenant(id)?.applied_sequence()?;
+        let end = self.log_end(&stream, id).await?;
+        if applied >= end {
+            self.mark_caught_up(id);
+        }
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
                 filter_subject: subject(id),
@@ -314,6 +407,10 @@ impl Replication {
                     changed?;
                     return Ok(FollowEnd::Reconnected);
                 }
+                changed = restarts.changed() => {
+                    changed?;
+                    return Ok(FollowEnd::Reconnected);
+                }
                 _ = check_open.tick() => {
                     if self.store.is_open(id) {
                         continue;
@@ -334,6 +431,9 @@ impl Replication {
                     tracing::warn!(tenant_id = %id, sequence, %reason, "a replicated mutation cannot apply here; skipped");
                     self.metrics.rejected();
                 }
+            }
+            if sequence >= end || pending == 0 {
+                self.mark_caught_up(id);
             }
             let age = age_seconds(published.unix_timestamp_nanos());
             self.lag.lock().insert(id.clone(), (pending, if pending == 0 { 0.0 } else { age }));

@@ -1,5 +1,6 @@
-//! Running a database node: gRPC (Database, health, reflection), the HTTP
-//! admin port, tenant housekeeping and graceful shutdown.
+//! Running a database node: gRPC (Database, Sync, health, reflection), the
+//! HTTP admin port, tenant housekeeping (idle tenants, snapshots) and
+//! graceful shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use crate::replication::Replication;
 use crate::config::DbConfig;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::service::DatabaseService;
+use crate::restore::SnapshotSource;
+use crate::snapshots::Snapshots;
 use crate::sync::SyncService;
 
 /// How long calls in flight may take to finish once shutdown starts.
@@ -90,7 +93,21 @@ impl Node {
             Some(url) => Some(Replication::start(url, config.sync_replicas, store.clone(), &config.node_id, metrics.replication()).await?),
             None => None,
         };
-        let sync = SyncServer::new(SyncService::new(store.clone(), replication.clone(), config.node_id.clone()));
+        let snapshots = match &config.snapshots {
+            Some(location) => {
+                let snapshots = Snapshots::open(location, store.clone(), &config.node_id, config.snapshot_keep, metrics.snapshots()).await?;
+                store.set_source(Arc::new(SnapshotSource::new(snapshots.clone())));
+                Some(snapshots)
+            }
+            None => None,
+        };
+        let snapshotter = snapshots.clone().map(|snapshots| {
+            let interval = Duration::from_secs(config.snapshot_interval_secs);
+            // Before the tenant is closed for being idle.
+            let idle = Duration::from_secs(config.snapshot_idle_secs).min(store.config().idle_timeout / 2);
+            tokio::spawn(snapshots.run(interval, idle))
+        });
+        let sync = SyncServer::new(SyncService::new(store.clone(), replication.clone(), snapshots.clone(), config.node_id.clone()));
         let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill, replication.clone()))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes);
@@ -139,6 +156,12 @@ impl Node {
         }
 
         evictor.abort();
+        if let Some(task) = snapshotter {
+            task.abort();
+        }
+        if let Some(snapshots) = &snapshots {
+            snapshots.take_all_changed().await;
+        }
         if let Some(task) = admin_task {
             task.abort();
         }

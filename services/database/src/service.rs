@@ -82,7 +82,9 @@ impl DatabaseService {
     }
 
     /// Runs `work` on the request's tenant on the blocking pool, inside a
-    /// span carrying the tenant id.
+    /// span carrying the tenant id. With replication, the first request
+    /// after the tenant was opened here waits until the copy has caught up
+    /// with the log (see [`Replication::catch_up`]).
     async fn on_tenant<Req, T>(&self, request: Request<Req>, work: impl FnOnce(&Tenant, Req) -> Result<T> + Send + 'static) -> std::result::Result<Response<T>, Status>
     where
         Req: Send + 'static,
@@ -94,20 +96,42 @@ impl DatabaseService {
         let replication = self.replication.clone();
         let span = tracing::info_span!("tenant", tenant_id = %tenant_id);
         let message = request.into_inner();
-        let task = tokio::task::spawn_blocking(move || {
+        let current = replication.clone();
+        let task = tokio::task::spawn_blocking(move || -> Result<Step<Req, T, _>> {
             let tenant = store.tenant(&tenant_id)?;
             if let Some(backfill) = &backfill {
                 backfill.check(&tenant);
             }
+            if current.as_ref().is_some_and(|r| !r.is_current(&tenant_id)) {
+                return Ok(Step::CatchUpFirst(tenant, message, work));
+            }
             let result = work(&tenant, message);
-            if let Some(replication) = &replication {
+            if let Some(replication) = &current {
                 replication.serve_tenant(&tenant);
             }
-            result
+            Ok(Step::Done(result))
         });
-        let result = task.instrument(span).await.map_err(|e| DbError::Internal(format!("request task failed: {e}")))?;
+        let joined = |e: tokio::task::JoinError| DbError::Internal(format!("request task failed: {e}"));
+        let step = task.instrument(span.clone()).await.map_err(joined)??;
+        let result = match step {
+            Step::Done(result) => result,
+            Step::CatchUpFirst(tenant, message, work) => {
+                if let Some(replication) = &replication {
+                    replication.catch_up(&tenant).instrument(span.clone()).await;
+                }
+                tokio::task::spawn_blocking(move || work(&tenant, message)).instrument(span).await.map_err(joined)?
+            }
+        };
         Ok(Response::new(result?))
     }
+}
+
+/// Where a request stands after its tenant was looked up.
+enum Step<Req, T, W> {
+    /// The work ran.
+    Done(Result<T>),
+    /// The tenant must catch up with the log before the work runs.
+    CatchUpFirst(Arc<Tenant>, Req, W),
 }
 
 /// Embeds, with the node's model, the chunks written without a vector (and

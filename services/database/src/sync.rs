@@ -1,6 +1,6 @@
-//! The `Sync` service: a tenant's replication status on this node and its
+//! The `Sync` service: a tenant's replication status on this node, its
 //! change feed (the tenant's log, from any sequence, optionally following
-//! new changes). Snapshots come with the snapshot work of issue 5.
+//! new changes), and snapshotting or restoring it now.
 
 use std::sync::Arc;
 
@@ -9,27 +9,35 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use percolate_proto::v1 as pb;
 use percolate_proto::v1::sync_server::Sync;
-use percolate_rem::{Mutation, TenantStore};
+use percolate_rem::{Mutation, RemError, TenantStore};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::changes::mutation_out;
 use crate::error::DbError;
 use crate::replication::{Replication, age_seconds, subject};
+use crate::restore::wait_on;
+use crate::snapshots::Snapshots;
 use crate::tenancy::tenant_of;
 
 /// Serves `percolate.v1.Sync`.
 pub struct SyncService {
     store: Arc<TenantStore>,
     replication: Option<Arc<Replication>>,
+    snapshots: Option<Arc<Snapshots>>,
     node_id: String,
 }
 
 impl SyncService {
-    /// A service for this node; without replication every call is
+    /// A service for this node; without replication the status and change
+    /// calls, and without snapshots the snapshot calls, are
     /// `FAILED_PRECONDITION`.
-    pub fn new(store: Arc<TenantStore>, replication: Option<Arc<Replication>>, node_id: String) -> Self {
-        Self { store, replication, node_id }
+    pub fn new(store: Arc<TenantStore>, replication: Option<Arc<Replication>>, snapshots: Option<Arc<Snapshots>>, node_id: String) -> Self {
+        Self { store, replication, snapshots, node_id }
+    }
+
+    fn snapshots(&self) -> Result<&Arc<Snapshots>, DbError> {
+        self.snapshots.as_ref().ok_or_else(|| DbError::FailedPrecondition("this node has no snapshot location (snapshots)".into()))
     }
 
     fn replication(&self) -> Result<&Arc<Replication>, DbError> {
@@ -79,7 +87,11 @@ impl Sync for SyncService {
         } else {
             (0, 0.0)
         };
-        Ok(Response::new(pb::ReplicationStatus { applied_sequence: applied, log_sequence, lag_messages, lag_seconds, outbox_depth, last_snapshot: None, node_id: self.node_id.clone() }))
+        let last_snapshot = match &self.snapshots {
+            Some(snapshots) => snapshots.newest(&id).await?,
+            None => None,
+        };
+        Ok(Response::new(pb::ReplicationStatus { applied_sequence: applied, log_sequence, lag_messages, lag_seconds, outbox_depth, last_snapshot, node_id: self.node_id.clone() }))
     }
 
     type StreamChangesStream = BoxStream<'static, Result<pb::ChangeEvent, Status>>;
@@ -117,11 +129,47 @@ impl Sync for SyncService {
         Ok(Response::new(events.boxed()))
     }
 
-    async fn snapshot_tenant(&self, _request: Request<pb::SnapshotTenantRequest>) -> Result<Response<pb::SnapshotInfo>, Status> {
-        Err(DbError::Unimplemented("tenant snapshots to object storage are not built yet".into()).into())
+    async fn snapshot_tenant(&self, request: Request<pb::SnapshotTenantRequest>) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let snapshots = self.snapshots()?;
+        let id = tenant_of(request.metadata())?;
+        let info = snapshots.take(&id, true, true).await?.ok_or_else(|| DbError::Internal("a forced snapshot was skipped".into()))?;
+        Ok(Response::new(info))
     }
 
-    async fn restore_tenant(&self, _request: Request<pb::RestoreTenantRequest>) -> Result<Response<pb::RestoreTenantResponse>, Status> {
-        Err(DbError::Unimplemented("restoring a tenant from a snapshot is not built yet".into()).into())
+    async fn restore_tenant(&self, request: Request<pb::RestoreTenantRequest>) -> Result<Response<pb::RestoreTenantResponse>, Status> {
+        let snapshots = self.snapshots()?.clone();
+        let id = tenant_of(request.metadata())?;
+        let key = request.into_inner().object_key;
+        if !key.is_empty() && (!key.starts_with("snapshots/") || percolate_objects::validate_key(&key).is_err()) {
+            return Err(DbError::invalid(format!("'{}' is not a snapshot key (snapshots/<name>, as SnapshotTenant and GetReplicationStatus report)", key.escape_default())).into());
+        }
+        let (store, lookup, runtime) = (self.store.clone(), id.clone(), tokio::runtime::Handle::current());
+        let restored = tokio::task::spawn_blocking(move || {
+            store.replace(&lookup, |dir| {
+                let (snapshots, id, dir) = (snapshots.clone(), lookup.clone(), dir.to_path_buf());
+                let restore = async move {
+                    if key.is_empty() {
+                        snapshots.restore_newest(&id, &dir).await?.ok_or_else(|| DbError::Rem(RemError::NotFound(format!("tenant '{id}' has no snapshot"))))
+                    } else {
+                        let manifest = snapshots.restore_key(&id, &key, &dir).await?;
+                        Ok((key, manifest))
+                    }
+                };
+                wait_on(&runtime, restore).unwrap_or_else(|| Err(DbError::Internal("the restore was interrupted".into())))
+            })
+        })
+        .await
+        .map_err(|e| DbError::Internal(e.to_string()))?;
+        let (key, manifest) = restored?;
+        let mut replayed = 0;
+        if let Some(replication) = &self.replication {
+            replication.restart_follower(&id);
+            let store = self.store.clone();
+            let lookup = id.clone();
+            let tenant = tokio::task::spawn_blocking(move || store.tenant(&lookup)).await.map_err(|e| DbError::Internal(e.to_string()))?.map_err(DbError::from)?;
+            replication.catch_up(&tenant).await;
+            replayed = tenant.applied_sequence().map_err(DbError::from)?.saturating_sub(manifest.sequence);
+        }
+        Ok(Response::new(pb::RestoreTenantResponse { snapshot: Some(manifest.info(&key)), replayed }))
     }
 }

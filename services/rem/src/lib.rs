@@ -9,6 +9,7 @@
 //!   graph walks ([`TraverseQuery`]), the moment feed ([`FeedQuery`]).
 
 pub mod apply;
+mod checkpoint;
 pub mod error;
 mod feed;
 mod graph;
@@ -26,12 +27,13 @@ mod txn;
 pub mod validate;
 pub mod vectors;
 
+pub use checkpoint::{CheckpointInfo, SnapshotMarker};
 pub use error::{RemError, Result};
 pub use feed::FeedQuery;
 pub use graph::{Direction, Traversal, TraverseQuery};
 pub use mutation::{Mutation, Op};
 pub use resources::{SearchQuery, SearchResult, UnembeddedChunk};
-pub use store::{CacheStats, StoreConfig, TenantStore};
+pub use store::{CacheStats, StoreConfig, TenantSource, TenantStore};
 pub use replication::{LoggedOutcome, OutboxEntry};
 pub use tenant::{NodeContext, Tenant, WriteOutcome};
 pub use tenant_id::TenantId;

@@ -3,7 +3,7 @@
 //! them, and keeps a bounded set open (LRU plus idle timeout).
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -42,6 +42,9 @@ pub struct StoreConfig {
     /// Most mutations a tenant's outbox may hold before writes are refused
     /// with `Unavailable` (the log has been unreachable for long).
     pub max_outbox: u64,
+    /// With replication: the largest write (encoded mutation) accepted, so
+    /// every write fits in one message of the log.
+    pub max_mutation_bytes: usize,
 }
 
 impl StoreConfig {
@@ -58,6 +61,7 @@ impl StoreConfig {
             background_threads: 2,
             replicate: false,
             max_outbox: 100_000,
+            max_mutation_bytes: 1_000_000,
         }
     }
 }
@@ -69,6 +73,16 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that had to open it.
     pub misses: u64,
+}
+
+/// Provides the copy of a tenant this node does not hold yet (for example
+/// from a snapshot), before it is opened.
+pub trait TenantSource: Send + Sync {
+    /// Called on a blocking thread, once for all concurrent requests, when
+    /// the tenant's directory `dir` does not exist. Creating `dir` (whole,
+    /// atomically) provides the copy; leaving it absent opens a new, empty
+    /// tenant; an error fails the open (and the requests waiting on it).
+    fn provide(&self, tenant: &TenantId, dir: &Path) -> Result<()>;
 }
 
 type OpenResult = std::result::Result<Arc<Tenant>, String>;
@@ -91,6 +105,7 @@ pub struct TenantStore {
     hits: AtomicU64,
     misses: AtomicU64,
     shutting_down: AtomicBool,
+    source: OnceLock<Arc<dyn TenantSource>>,
     // Kept alive for as long as any tenant uses them.
     _cache: Cache,
     _write_buffers: WriteBufferManager,
@@ -112,6 +127,7 @@ impl TenantStore {
             clock: Arc::new(HybridClock::new()),
             sync_writes: config.sync_writes,
             outbox: config.replicate.then_some(config.max_outbox),
+            max_mutation_bytes: config.max_mutation_bytes,
         };
         Ok(Self {
             config,
@@ -124,6 +140,7 @@ impl TenantStore {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
+            source: OnceLock::new(),
             _cache: cache,
             _write_buffers: write_buffers,
             _env: env,
@@ -133,6 +150,17 @@ impl TenantStore {
     /// The store's settings.
     pub fn config(&self) -> &StoreConfig {
         &self.config
+    }
+
+    /// Sets where tenants this node does not hold come from (once; later
+    /// calls are ignored).
+    pub fn set_source(&self, source: Arc<dyn TenantSource>) {
+        let _ = self.source.set(source);
+    }
+
+    /// The directory of a tenant's database.
+    pub fn tenant_dir(&self, id: &TenantId) -> PathBuf {
+        self.config.data_dir.join("tenants").join(id.as_str())
     }
 
     /// The tenant, opened (and created) if needed. Concurrent callers for the
@@ -189,7 +217,12 @@ impl TenantStore {
             self.closed.wait(&mut closing);
         }
         drop(closing);
-        let path = self.config.data_dir.join("tenants").join(id.as_str());
+        let path = self.tenant_dir(id);
+        if let Some(source) = self.source.get() {
+            if !path.exists() {
+                source.provide(id, &path).map_err(|e| e.to_string())?;
+            }
+        }
         Tenant::open(id.clone(), &path, &self.options, self.node.clone()).map(Arc::new).map_err(|e| e.to_string())
     }
 
@@ -264,6 +297,85 @@ impl TenantStore {
             self.closing.lock().remove(&id);
             self.closed.notify_all();
         }
+    }
+
+    /// Replaces this node's copy of a tenant: closes it once the calls
+    /// using it are done (new calls wait for the new copy), moves its
+    /// directory aside, and lets `fill` create the directory anew. When
+    /// `fill` fails the old copy is put back. Refused while the old copy
+    /// holds local writes the replication log has not taken.
+    pub fn replace<T, E: From<RemError>>(&self, id: &TenantId, fill: impl FnOnce(&Path) -> Result<T, E>) -> Result<T, E> {
+        let taken = loop {
+            let mut open = self.open.lock();
+            let mut closing = self.closing.lock();
+            if closing.contains(id) {
+                drop(open);
+                self.closed.wait(&mut closing);
+                continue;
+            }
+            // An open in progress finishes first.
+            if open.get(id).is_some_and(|slot| slot.cell.get().is_none()) {
+                drop((open, closing));
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            closing.insert(id.clone());
+            break open.remove(id).and_then(|slot| slot.cell.get().and_then(|r| r.as_ref().ok()).cloned());
+        };
+        let outcome = self.replace_closed(id, taken, fill);
+        self.closing.lock().remove(id);
+        self.closed.notify_all();
+        outcome
+    }
+
+    fn replace_closed<T, E: From<RemError>>(&self, id: &TenantId, taken: Option<Arc<Tenant>>, fill: impl FnOnce(&Path) -> Result<T, E>) -> Result<T, E> {
+        if let Some(tenant) = taken {
+            // Calls in flight hold clones; each ends with its request.
+            while Arc::strong_count(&tenant) > 1 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let pending = tenant.outbox_depth();
+            if pending > 0 {
+                return Err(RemError::FailedPrecondition(format!("this copy holds {pending} local writes the replication log has not taken yet; replace it once they are published")).into());
+            }
+            tenant.flush();
+        }
+        let path = self.tenant_dir(id);
+        let trash = self.config.data_dir.join("replaced").join(format!("{}-{}", id.as_str(), uuid::Uuid::new_v4().simple()));
+        let had_copy = path.exists();
+        if had_copy {
+            std::fs::create_dir_all(trash.parent().unwrap_or(&self.config.data_dir)).map_err(RemError::from)?;
+            std::fs::rename(&path, &trash).map_err(RemError::from)?;
+        }
+        match fill(&path) {
+            Ok(value) => {
+                if had_copy {
+                    if let Err(error) = std::fs::remove_dir_all(&trash) {
+                        tracing::warn!(tenant_id = %id, %error, "removing the replaced copy failed");
+                    }
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                if had_copy {
+                    let _ = std::fs::remove_dir_all(&path);
+                    std::fs::rename(&trash, &path).map_err(RemError::from)?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The tenant if it is open now, without opening it or counting as a
+    /// use (for background work that must not keep it open).
+    pub fn peek(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        self.open.lock().get(id).and_then(|slot| slot.cell.get().and_then(|r| r.as_ref().ok()).cloned())
+    }
+
+    /// The tenants open now, each with the time since its last use.
+    pub fn open_ids(&self) -> Vec<(TenantId, Duration)> {
+        let now = Instant::now();
+        self.open.lock().iter().filter(|(_, slot)| matches!(slot.cell.get(), Some(Ok(_)))).map(|(id, slot)| (id.clone(), now.saturating_duration_since(slot.last_used))).collect()
     }
 
     /// Whether the tenant is open now (without opening it or counting as a

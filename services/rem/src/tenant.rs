@@ -33,6 +33,9 @@ pub struct NodeContext {
     pub sync_writes: bool,
     /// With replication: the most mutations a tenant's outbox may hold.
     pub outbox: Option<u64>,
+    /// With replication: the largest encoded mutation the log takes (its
+    /// message size limit).
+    pub max_mutation_bytes: usize,
 }
 
 /// What a local write did: the mutation (as it will be replicated) and the
@@ -91,6 +94,15 @@ impl Tenant {
         validate_op(self, &op)?;
         let stamp = Stamp::new(self.node.clock.now(), self.node.node_id.as_ref());
         let mutation = Mutation { id: Uuid::now_v7().as_bytes().to_vec(), stamp: Some(stamp), op: Some(op) };
+        if self.node.outbox.is_some() {
+            let size = prost::Message::encoded_len(&mutation);
+            if size > self.node.max_mutation_bytes {
+                return Err(RemError::invalid(format!(
+                    "this write is {size} bytes encoded, over the {} bytes the replication log takes per write: split it into smaller batches",
+                    self.node.max_mutation_bytes
+                )));
+            }
+        }
         let bookkeeping = if self.node.outbox.is_some() { Bookkeeping::Outbox } else { Bookkeeping::None };
         let report = self.commit(&mutation, bookkeeping)?;
         Ok(WriteOutcome { mutation, report })
@@ -112,10 +124,14 @@ impl Tenant {
     pub(crate) fn commit(&self, mutation: &Mutation, bookkeeping: Bookkeeping) -> Result<ApplyReport> {
         let mut txn = BatchTxn::new(&self.db);
         let mut report = apply(&mut txn, mutation)?;
+        // A mutation from the log is durable there: a machine crash that
+        // loses its unsynced apply loses its applied sequence with it, and
+        // the follower fetches it again. Only local writes wait for fsync.
+        let sync = self.node.sync_writes && !matches!(bookkeeping, Bookkeeping::Applied(_));
         let enqueued = self.record(&mut txn, mutation, bookkeeping);
         let batch = txn.into_batch()?;
         let mut options = WriteOptions::default();
-        options.set_sync(self.node.sync_writes);
+        options.set_sync(sync);
         self.db.write_opt(batch, &options)?;
         if enqueued {
             self.outbox.enqueued();

@@ -1,5 +1,6 @@
-//! Property test of the single write path: the same set of mutations, applied
-//! in any order and any number of times, leaves byte-identical tenant state.
+//! Property test of the single write path: conflicting mutations made on
+//! three nodes, delivered to three replicas each in its own random order and
+//! with random redeliveries, leave byte-identical tenant state everywhere.
 //! This is what lets replication deliver mutations at least once, in any order.
 
 use percolate_rem::ids::entity_id;
@@ -55,22 +56,28 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![put_chunks, delete_chunk, delete_uri, upsert, delete_entity, edge, put_moment, delete_moment]
 }
 
-/// Mutations with distinct stamps from two nodes, a shuffled order, and
-/// which ones are delivered twice.
-fn history() -> impl Strategy<Value = (Vec<Mutation>, Vec<usize>, Vec<bool>)> {
-    prop::collection::vec((op_strategy(), 0..50u64, any::<bool>()), 1..14).prop_flat_map(|ops| {
+/// Mutations made on three nodes (each node's clock strictly increasing,
+/// different nodes often on the same clock value, so ties are broken by the
+/// node id), and for each of three replicas its own delivery order and
+/// which mutations it receives twice.
+type History = (Vec<Mutation>, [Vec<usize>; 3], [Vec<bool>; 3]);
+
+fn history() -> impl Strategy<Value = History> {
+    prop::collection::vec((op_strategy(), 0..8u64, 0..3usize), 1..16).prop_flat_map(|ops| {
         let n = ops.len();
+        let mut last = [0u64; 3];
         let mutations: Vec<Mutation> = ops
             .into_iter()
             .enumerate()
-            .map(|(i, (op, clock, node))| Mutation {
-                id: Uuid::from_u128(i as u128).as_bytes().to_vec(),
-                stamp: Some(Stamp::new(clock * 100 + i as u64, if node { "n1" } else { "n2" })),
-                op: Some(op),
+            .map(|(i, (op, clock, node))| {
+                let hlc = (clock * 4).max(last[node] + 1);
+                last[node] = hlc;
+                Mutation { id: Uuid::from_u128(i as u128).as_bytes().to_vec(), stamp: Some(Stamp::new(hlc, ["n1", "n2", "n3"][node])), op: Some(op) }
             })
             .collect();
-        let order = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
-        (Just(mutations), order, prop::collection::vec(any::<bool>(), n))
+        let order = || Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+        let twice = || prop::collection::vec(any::<bool>(), n);
+        (Just(mutations), [order(), order(), order()], [twice(), twice(), twice()])
     })
 }
 
@@ -78,22 +85,25 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_order_and_redelivery_give_identical_state((mutations, order, twice) in history()) {
+    fn any_order_and_redelivery_give_identical_state((mutations, orders, twice) in history()) {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = StoreConfig { sync_writes: false, ..StoreConfig::new(dir.path()) };
         let store = TenantStore::open(config).expect("store");
-        let first = store.tenant(&TenantId::parse("first").expect("id")).expect("tenant");
-        let second = store.tenant(&TenantId::parse("second").expect("id")).expect("tenant");
+        let reference = store.tenant(&TenantId::parse("reference").expect("id")).expect("tenant");
         for m in &mutations {
-            first.apply_mutation(m).expect("applies");
+            reference.apply_mutation(m).expect("applies");
         }
-        for &i in &order {
-            second.apply_mutation(&mutations[i]).expect("applies");
-            if twice[i] {
-                second.apply_mutation(&mutations[i]).expect("applies again");
+        let expected = reference.dump().expect("dump");
+        for (replica, (order, twice)) in orders.iter().zip(&twice).enumerate() {
+            let copy = store.tenant(&TenantId::parse(&format!("replica{replica}")).expect("id")).expect("tenant");
+            for &i in order {
+                copy.apply_mutation(&mutations[i]).expect("applies");
+                if twice[i] {
+                    copy.apply_mutation(&mutations[i]).expect("applies again");
+                }
             }
+            prop_assert_eq!(&copy.dump().expect("dump"), &expected, "replica {}", replica);
+            prop_assert_eq!(copy.counters().expect("counters"), reference.counters().expect("counters"));
         }
-        prop_assert_eq!(first.dump().expect("dump"), second.dump().expect("dump"));
-        prop_assert_eq!(first.counters().expect("counters"), second.counters().expect("counters"));
     }
 }

@@ -352,3 +352,49 @@ fn the_outbox_and_the_applied_sequence_are_exactly_once_bookkeeping() {
     assert_eq!(copy.applied_sequence().expect("seq"), 4);
     assert_eq!(copy.dump().expect("dump").iter().filter(|(cf, _, _)| *cf == "replication").count(), 0, "bookkeeping is not state");
 }
+
+#[test]
+fn a_replicated_write_too_large_for_one_log_message_is_refused_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig { replicate: true, max_mutation_bytes: 20_000, ..StoreConfig::new(dir.path()) };
+    let store = TenantStore::open(config).expect("store");
+    let t = store.tenant(&tenant_id("big")).expect("tenant");
+    let many: Vec<_> = (0..20).map(|k| chunk("doc://big", k, "a chunk of text", vec![0.5; 384])).collect();
+    let err = t.write(put(many, false)).expect_err("too large to replicate");
+    assert!(matches!(&err, RemError::InvalidArgument(m) if m.contains("split it")), "{err:?}");
+    assert!(t.dump().expect("dump").iter().all(|(cf, _, _)| *cf == "meta" || *cf == "replication"), "nothing written");
+    assert_eq!((t.outbox_depth(), t.counters().expect("counters").resources), (0, 0));
+    let few: Vec<_> = (0..5).map(|k| chunk("doc://big", k, "a chunk of text", vec![0.5; 384])).collect();
+    t.write(put(few, false)).expect("a smaller batch fits");
+}
+
+#[test]
+fn a_checkpoint_is_a_whole_copy_and_the_store_can_replace_a_tenant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = TenantStore::open(StoreConfig::new(dir.path())).expect("store");
+    let id = tenant_id("copy");
+    let t = store.tenant(&id).expect("tenant");
+    assert!(!t.changed_since_snapshot().expect("changed"), "a new tenant has nothing to snapshot");
+    t.write(put(vec![chunk("doc://a", 0, "alpha", vec![1.0, 0.0])], false)).expect("write");
+    assert!(t.changed_since_snapshot().expect("changed"));
+    let cut = dir.path().join("cut");
+    let info = t.checkpoint(&cut).expect("checkpoint");
+    t.mark_snapshot(percolate_rem::SnapshotMarker { db_sequence: info.db_sequence, taken_at_ms: 7 }).expect("mark");
+    assert!(!t.changed_since_snapshot().expect("changed"), "the marker's own write does not count");
+    assert_eq!(t.snapshot_marker().expect("marker").map(|m| m.taken_at_ms), Some(7));
+    let before = t.dump().expect("dump");
+    t.write(put(vec![chunk("doc://b", 0, "beta", vec![0.0, 1.0])], false)).expect("write after the cut");
+    assert!(t.changed_since_snapshot().expect("changed"));
+    drop(t);
+
+    // Replacing the tenant with the checkpoint brings back the state at the cut.
+    store.replace(&id, |target| std::fs::rename(&cut, target).map_err(RemError::from)).expect("replace");
+    let restored = store.tenant(&id).expect("reopen");
+    assert_eq!(restored.dump().expect("dump"), before);
+    assert_eq!(restored.counters().expect("counters").resources, 1);
+    // A failed replacement puts the copy back.
+    drop(restored);
+    let err = store.replace(&id, |_| -> Result<(), RemError> { Err(RemError::NotFound("no snapshot".into())) }).expect_err("fails");
+    assert!(matches!(err, RemError::NotFound(_)));
+    assert_eq!(store.tenant(&id).expect("reopen").dump().expect("dump"), before);
+}

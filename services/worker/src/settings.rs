@@ -24,7 +24,8 @@ pub struct WorkerSettings {
     pub chunking: ChunkOptions,
     /// Chunks embedded per model call.
     pub embed_batch: usize,
-    /// Resources per `PutResources` call.
+    /// Resources per `PutResources` call (128 chunks with 384-dimension
+    /// vectors are ~0.4 MB, well under the 1 MB a replicated write may be).
     pub write_batch: usize,
     /// Jobs worked on at once.
     pub concurrency: usize,
@@ -45,7 +46,7 @@ impl Default for WorkerSettings {
             job_timeout: Duration::from_secs(30 * 60),
             chunking: ChunkOptions { max_tokens: 200, overlap_tokens: 32, split_pages: false },
             embed_batch: 32,
-            write_batch: 256,
+            write_batch: 128,
             concurrency: 1,
             heartbeat: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(20),
