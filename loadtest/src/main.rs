@@ -13,6 +13,7 @@ mod ingest;
 mod pdf;
 mod prose;
 mod replication;
+mod restore;
 mod stats;
 mod upload;
 
@@ -75,6 +76,9 @@ enum Bench {
     /// Write latency (local and wait-for-the-log) and replication lag across
     /// three database nodes on one NATS server.
     Replication(replication::ReplicationArgs),
+    /// Restore time of a tenant from its snapshot plus log replay, and the
+    /// first-call latency on nodes that did not hold it.
+    Restore(restore::RestoreArgs),
 }
 
 fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
@@ -89,6 +93,7 @@ async fn main() -> Result<()> {
         Some(Bench::Ingest(ingest)) => return ingest::run(ingest).await,
         Some(Bench::Upload(upload)) => return upload::run(upload).await,
         Some(Bench::Replication(replication)) => return replication::run(replication).await,
+        Some(Bench::Restore(restore)) => return restore::run(restore).await,
         None => {}
     }
     let scratch = tempfile::tempdir()?;
