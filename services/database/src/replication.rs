@@ -365,6 +365,12 @@ impl Replication {
                     self.followed.lock().insert(id.clone());
                 }
                 Err(error) => {
+                    // Requests waiting for the catch-up are served from the
+                    // copy rather than held until the log is readable.
+                    if !self.caught_up_flag(&id).borrow().to_owned() {
+                        tracing::warn!(tenant_id = %id, %error, "cannot read the replication log: serving this node's copy until it can");
+                        self.mark_caught_up(&id);
+                    }
                     tracing::debug!(tenant_id = %id, %error, "following the replication log failed; retrying");
                     tokio::time::sleep(RETRY).await;
                 }

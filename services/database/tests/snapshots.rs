@@ -64,14 +64,15 @@ fn metric(metrics: &str, name: &str) -> f64 {
     metrics.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' ')).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
-/// Waits until the node has applied the whole log of the tenant (its own
-/// writes come back through the log too); returns the log's last sequence.
+/// Waits until the log has taken all of the node's writes and the node has
+/// applied the whole log of the tenant (its own writes come back through the
+/// log too); returns the log's last sequence.
 async fn wait_applied(node: &DbProcess, client: &Client) -> u64 {
     let mut sync = SyncClient::new(node.channel().await);
     let started = Instant::now();
     loop {
         let status = sync.get_replication_status(client.request(pb::GetReplicationStatusRequest {})).await.expect("status").into_inner();
-        if status.log_sequence > 0 && status.applied_sequence == status.log_sequence {
+        if status.outbox_depth == 0 && status.log_sequence > 0 && status.applied_sequence == status.log_sequence {
             return status.log_sequence;
         }
         assert!(started.elapsed() < Duration::from_secs(20), "the node never applied the log: {status:?}");
