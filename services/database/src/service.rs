@@ -441,7 +441,7 @@ impl Database for DatabaseService {
 
     async fn chat(&self, request: Request<pb::ChatRequest>) -> std::result::Result<Response<Self::ChatStream>, Status> {
         tenant_of(request.metadata())?;
-        Err(DbError::Unimplemented("Chat is not served by this node yet: it needs the embedding model (query text) first".into()).into())
+        Err(DbError::Unimplemented("Chat is not built yet (retrieval-grounded answers are planned); use SearchResources for the context meanwhile".into()).into())
     }
 
     async fn get_tenant_stats(&self, request: Request<pb::GetTenantStatsRequest>) -> std::result::Result<Response<pb::TenantStats>, Status> {

@@ -84,7 +84,15 @@ impl Tenant {
             let name = String::from_utf8_lossy(&key[16..]).into_owned();
             properties.insert(name, serde_json::from_str(&json).unwrap_or(serde_json::Value::Null));
         }
-        let edges = if include_edges { self.edges_from(id, &[])? } else { Vec::new() };
+        // Edges to entities that no longer exist are left out, as in `traverse`.
+        let mut edges = Vec::new();
+        if include_edges {
+            for edge in self.edges_from(id, &[])? {
+                if self.entity_row(edge.dst)?.is_some_and(|row| row.is_live()) {
+                    edges.push(edge);
+                }
+            }
+        }
         Ok(Some(Entity { id, entity_type: row.entity_type, key: row.key, properties, edges, updated_at: updated }))
     }
 

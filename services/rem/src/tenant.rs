@@ -165,13 +165,12 @@ impl Tenant {
         Ok(raw.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// Bytes the tenant occupies on disk, as estimated by RocksDB.
+    /// Bytes the tenant's files occupy on disk: tables, write-ahead log and
+    /// metadata (a tenant whose writes are still in memtables has them in
+    /// its log).
     pub fn disk_bytes(&self) -> u64 {
-        Cf::ALL
-            .iter()
-            .filter_map(|cf| handle(&self.db, *cf).ok())
-            .filter_map(|h| self.db.property_int_value_cf(h, "rocksdb.total-sst-files-size").ok().flatten())
-            .sum()
+        let Ok(entries) = std::fs::read_dir(self.db.path()) else { return 0 };
+        entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
     }
 
     /// Every key and value of every column family but the node-local

@@ -398,3 +398,21 @@ fn a_checkpoint_is_a_whole_copy_and_the_store_can_replace_a_tenant() {
     assert!(matches!(err, RemError::NotFound(_)));
     assert_eq!(store.tenant(&id).expect("reopen").dump().expect("dump"), before);
 }
+
+#[test]
+fn an_entity_read_with_its_edges_leaves_out_edges_to_deleted_entities() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = TenantStore::open(StoreConfig::new(dir.path())).expect("store");
+    let t = store.tenant(&tenant_id("edges")).expect("tenant");
+    assert_eq!(t.disk_bytes() > 0, true, "a new tenant has its metadata files");
+    let before = t.disk_bytes();
+    for key in ["a", "b", "c"] {
+        t.write(upsert("thing", key, &[("name", Some("\"x\""))])).expect("upsert");
+    }
+    let (a, b, c) = (entity_id("thing", "a"), entity_id("thing", "b"), entity_id("thing", "c"));
+    t.write(Op::AddEdges(AddEdges { edges: vec![edge(a, "knows", b), edge(a, "knows", c)] })).expect("edges");
+    assert!(t.disk_bytes() > before, "writes still in memtables count through the write-ahead log");
+    t.write(Op::DeleteEntities(IdList { ids: vec![b.as_bytes().to_vec()] })).expect("delete b");
+    let read = t.get_entity(a, true).expect("read").expect("a exists");
+    assert_eq!(read.edges.iter().map(|e| e.dst).collect::<Vec<_>>(), vec![c], "the edge to the deleted entity is left out");
+}
