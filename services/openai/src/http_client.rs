@@ -72,12 +72,48 @@ impl HttpClient {
         if status.is_success() {
             return Ok(body);
         }
-        let message = error_message(&body);
-        if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Err(OpenAiError::Unavailable { endpoint, detail: format!("HTTP {}: {message}", status.as_u16()) })
-        } else {
-            Err(OpenAiError::Rejected { endpoint, status: status.as_u16(), message })
+        Err(status_error(endpoint, status, &body))
+    }
+
+    /// POSTs a JSON `body` to `path` and returns the head of a 2xx answer
+    /// with its body still to be read (a stream); the deadline covers only
+    /// the wait for the head.
+    pub(crate) async fn post_json_streaming(&self, path: &str, body: Bytes) -> Result<http::Response<hyper::body::Incoming>, OpenAiError> {
+        let endpoint = self.url(path);
+        let mut request = Request::post(&endpoint).header(http::header::CONTENT_TYPE, "application/json").header(http::header::ACCEPT, "text/event-stream");
+        if let Some(key) = &self.api_key {
+            request = request.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
         }
+        let request = request.body(Full::new(body)).map_err(|e| OpenAiError::Config(format!("cannot build a request to {endpoint}: {e}")))?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| OpenAiError::Timeout { endpoint: endpoint.clone(), seconds: self.timeout.as_secs().max(1) })?
+            .map_err(|e| OpenAiError::Unavailable { endpoint: endpoint.clone(), detail: error_chain(&e) })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = tokio::time::timeout(self.timeout, Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect()).await;
+        let body = match body {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            _ => Bytes::new(),
+        };
+        Err(status_error(endpoint, status, &body))
+    }
+
+    /// The longest wait for an answer (or for each piece of a stream).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// The error of a non-2xx answer: worth retrying (408, 429, 5xx) or not.
+fn status_error(endpoint: String, status: StatusCode, body: &[u8]) -> OpenAiError {
+    let message = error_message(body);
+    if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        OpenAiError::Unavailable { endpoint, detail: format!("HTTP {}: {message}", status.as_u16()) }
+    } else {
+        OpenAiError::Rejected { endpoint, status: status.as_u16(), message }
     }
 }
 
