@@ -323,8 +323,12 @@ impl Replication {
         self.stream().await?;
         let subject = subject(id);
         loop {
-            let tenant = self.store.tenant(id)?;
-            let (entries, watermark) = tokio::task::spawn_blocking(move || -> percolate_rem::Result<_> { Ok((tenant.outbox(PUBLISH_BATCH)?, tenant.outbox_watermark()?)) }).await??;
+            let (store, lookup) = (self.store.clone(), id.clone());
+            let (entries, watermark) = tokio::task::spawn_blocking(move || -> percolate_rem::Result<_> {
+                let tenant = store.tenant(&lookup)?;
+                Ok((tenant.outbox(PUBLISH_BATCH)?, tenant.outbox_watermark()?))
+            })
+            .await??;
             self.taken_below(id, watermark);
             if entries.is_empty() {
                 self.metrics.set_outbox_depth(id, 0);
@@ -340,8 +344,13 @@ impl Replication {
                 ack.await?;
             }
             let positions: Vec<u64> = entries.iter().map(|e| e.position).collect();
-            let tenant = self.store.tenant(id)?;
-            let depth = tokio::task::spawn_blocking(move || tenant.remove_from_outbox(&positions).map(|()| tenant.outbox_depth())).await??;
+            let (store, lookup) = (self.store.clone(), id.clone());
+            let depth = tokio::task::spawn_blocking(move || -> percolate_rem::Result<u64> {
+                let tenant = store.tenant(&lookup)?;
+                tenant.remove_from_outbox(&positions)?;
+                Ok(tenant.outbox_depth())
+            })
+            .await??;
             self.metrics.published(entries.len() as u64);
             self.metrics.set_outbox_depth(id, depth);
         }
@@ -384,7 +393,16 @@ impl Replication {
         let stream = self.stream().await?;
         let mut restarts = self.restarts.subscribe();
         restarts.mark_unchanged();
-        let applied = self.store.tenant(id)?.applied_sequence()?;
+        // Tenant lookups may wait for an open or a replacement: never on a
+        // runtime thread. The copy read here is the one this consumer feeds;
+        // if the store reopens the tenant from another copy (RestoreTenant),
+        // the follower starts again from that copy's applied sequence.
+        let (store, lookup) = (self.store.clone(), id.clone());
+        let (applied, copy) = tokio::task::spawn_blocking(move || -> percolate_rem::Result<_> {
+            let tenant = store.tenant(&lookup)?;
+            Ok((tenant.applied_sequence()?, Arc::downgrade(&tenant)))
+        })
+        .await??;
         let end = self.log_end(&stream, id).await?;
         if applied >= end {
             self.mark_caught_up(id);
@@ -428,8 +446,19 @@ impl Replication {
             let (sequence, pending) = (info.stream_sequence, info.pending);
             let published = info.published;
             let mutation = Mutation::decode(message.payload.as_ref())?;
-            let tenant = self.store.tenant(id)?;
-            let outcome = tokio::task::spawn_blocking(move || tenant.apply_logged(&mutation, sequence)).await??;
+            let (store, lookup, copy) = (self.store.clone(), id.clone(), copy.clone());
+            let outcome = tokio::task::spawn_blocking(move || -> percolate_rem::Result<Option<LoggedOutcome>> {
+                let tenant = store.tenant(&lookup)?;
+                if !std::ptr::eq(Arc::as_ptr(&tenant), copy.as_ptr()) {
+                    return Ok(None);
+                }
+                tenant.apply_logged(&mutation, sequence).map(Some)
+            })
+            .await??;
+            let Some(outcome) = outcome else {
+                tracing::debug!(tenant_id = %id, "the tenant was reopened: following its log again from its copy");
+                return Ok(FollowEnd::Reconnected);
+            };
             match outcome {
                 LoggedOutcome::Applied(_) => self.metrics.applied(),
                 LoggedOutcome::AlreadyApplied => {}
