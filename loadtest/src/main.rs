@@ -6,8 +6,10 @@
 //! with a temporary data directory; `--endpoint` measures a running node.
 //! `percolate-bench embed` measures the embedder against the Python peer,
 //! `percolate-bench ingest` the ingestion pipeline of the embedded default,
-//! `percolate-bench upload` the gateway against direct S3 puts.
+//! `percolate-bench upload` the gateway against direct S3 puts,
+//! `percolate-bench chat` chat latency beside a plain search.
 
+mod chat;
 mod embed;
 mod ingest;
 mod pdf;
@@ -79,6 +81,9 @@ enum Bench {
     /// Restore time of a tenant from its snapshot plus log replay, and the
     /// first-call latency on nodes that did not hold it.
     Restore(restore::RestoreArgs),
+    /// Chat latency (first citation, first piece, done) in extractive mode
+    /// and with a model on loopback, beside a plain text search.
+    Chat(chat::ChatArgs),
 }
 
 fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
@@ -94,6 +99,7 @@ async fn main() -> Result<()> {
         Some(Bench::Upload(upload)) => return upload::run(upload).await,
         Some(Bench::Replication(replication)) => return replication::run(replication).await,
         Some(Bench::Restore(restore)) => return restore::run(restore).await,
+        Some(Bench::Chat(chat)) => return chat::run(chat).await,
         None => {}
     }
     let scratch = tempfile::tempdir()?;

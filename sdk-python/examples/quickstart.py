@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def main(target: str, tenant: str) -> None:
         )
         for moment in client.iter_moments(moment_types=["meeting"], page_size=2):
             print(f"moment  {moment.start_time:%Y-%m-%d}  {moment.name}")
+
+        # Chat: an answer from the tenant's memory, its context cited first (the
+        # passages quoted when the server has no language model configured).
+        answer = ""
+        for event in client.chat("When are invoices sent?", top_k=2):
+            if isinstance(event, percolate.Citation) and event.resource is not None:
+                print(f"cite    [{event.number}] {event.resource.uri}")
+            elif isinstance(event, percolate.ChatDelta):
+                answer += event.text
+            elif isinstance(event, percolate.ChatDone):
+                print(f"answer  by {event.model}:\n" + textwrap.indent(answer.strip(), "        "))
 
         # Uploads: streamed in chunks, verified, ingested by a background job.
         path = Path(__file__).with_name("zebras.md")

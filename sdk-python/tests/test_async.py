@@ -6,11 +6,24 @@ from __future__ import annotations
 import asyncio
 import io
 from contextlib import aclosing
+from typing import Any
 
 import pytest
 
 import percolate
-from percolate import AsyncClient, EntityInput, JobState, MomentInput, ResourceInput, Unimplemented
+from percolate import (
+    AsyncClient,
+    ChatDone,
+    ChatMessage,
+    ChatRole,
+    Citation,
+    EntityInput,
+    FailedPrecondition,
+    InvalidArgument,
+    JobState,
+    MomentInput,
+    ResourceInput,
+)
 from tests.conftest import Server
 
 
@@ -50,8 +63,41 @@ async def test_async_end_to_end(server: Server, tenant: str) -> None:
 
 async def test_async_chat_is_an_async_iterator(server: Server, tenant: str) -> None:
     async with AsyncClient(server.target, tenant) as client:
-        # CURRENT BEHAVIOUR: Chat answers UNIMPLEMENTED on `percolate dev` for
-        # now; once it is served, iterate the events instead.
-        with pytest.raises(Unimplemented):
-            async for _event in client.chat("anything?"):
+        await client.put_resources(
+            [
+                ResourceInput("doc://bread", "Bake the sourdough loaf at 250 degrees for forty minutes."),
+                ResourceInput("doc://trip", "The Lisbon offsite is planned for March, in the Alfama district."),
+            ]
+        )
+        events = [event async for event in client.chat("How long does the sourdough bake?", record_moment=True)]
+        first = events[0]
+        assert isinstance(first, Citation) and first.resource is not None and first.resource.uri == "doc://bread"
+        done = events[-1]
+        assert isinstance(done, ChatDone) and done.model == "extractive" and done.moment_id
+        assert (await client.get_moments([done.moment_id])).items[0].moment_type == "chat"
+
+        # Concurrent chats on one channel, each its own stream.
+        conversation = [
+            ChatMessage(ChatRole.USER, "When is the Lisbon offsite?"),
+            ChatMessage(ChatRole.ASSISTANT, "In March [1]."),
+            ChatMessage(ChatRole.USER, "Which district?"),
+        ]
+
+        async def first_uri(**kwargs: Any) -> str:
+            async with aclosing(client.chat(**kwargs)) as stream:
+                async for event in stream:  # leaving early closes the stream
+                    assert isinstance(event, Citation) and event.resource is not None
+                    return event.resource.uri
+            raise AssertionError("no citation")
+
+        firsts = await asyncio.gather(
+            first_uri(question="How long does the sourdough bake?"), first_uri(messages=conversation)
+        )
+        assert list(firsts) == ["doc://bread", "doc://trip"]
+
+        with pytest.raises(InvalidArgument):
+            async for _event in client.chat("  "):
+                pass
+        with pytest.raises(FailedPrecondition):
+            async for _event in client.chat("anything?", model="gpt-4o"):
                 pass

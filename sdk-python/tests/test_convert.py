@@ -80,3 +80,65 @@ def test_public_api_has_no_generated_types() -> None:
             assert method.__doc__, f"{client_class.__name__}.{name} has no docstring"
             hints = typing.get_type_hints(method)
             assert not any("_pb2" in repr(hint) for hint in hints.values()), (name, hints)
+
+
+def test_chat_request_and_events() -> None:
+    from percolate.v1 import database_pb2, rem_pb2
+
+    when = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    request = _convert.chat(
+        "and then?",
+        [
+            percolate.ChatMessage(percolate.ChatRole.SYSTEM, "Be brief."),
+            percolate.ChatMessage(percolate.ChatRole.USER, "hi"),
+        ],
+        3,
+        percolate.ResourceFilter(tags_any=["a"]),
+        False,
+        None,
+        when,
+        None,
+        "m",
+        0.0,
+        7,
+        100,
+        -1.0,
+        0,
+        2,
+        True,
+    )
+    assert [(t.role, t.content) for t in request.messages] == [
+        (database_pb2.CHAT_ROLE_SYSTEM, "Be brief."),
+        (database_pb2.CHAT_ROLE_USER, "hi"),
+    ]
+    assert (request.question, request.top_k, request.model) == ("and then?", 3, "m")
+    assert list(request.filter.tags_any) == ["a"]
+    # Unset optional fields leave the server's defaults; set ones are sent even when zero or false.
+    assert request.HasField("include_entities") and not request.include_entities
+    assert not request.HasField("include_moments") and not request.HasField("moments_before")
+    assert request.HasField("temperature") and request.temperature == 0.0
+    assert request.HasField("min_score") and request.min_score == -1.0
+    assert request.moments_after.ToDatetime(tzinfo=timezone.utc) == when
+    settings = (request.max_tokens, request.context_tokens, request.max_moments, request.record_moment)
+    assert settings == (7, 100, 2, True)
+    bare = _convert.chat(None, None, 0, None, None, None, None, None, "", None, 0, 0, None, 0, 0, False)
+    assert bare == database_pb2.ChatRequest()
+
+    entity = rem_pb2.Entity(id="e", type="person", key="ada")
+    event = _convert.chat_event(
+        database_pb2.ChatEvent(citation=database_pb2.Citation(number=2, entity=entity, reason="named in the question"))
+    )
+    assert isinstance(event, percolate.Citation) and event.resource is None and event.moment is None
+    assert event.entity is not None and event.source is event.entity and event.entity.key == "ada"
+    assert (event.number, event.score, event.reason) == (2, 0.0, "named in the question")
+    moment = _convert.chat_event(
+        database_pb2.ChatEvent(citation=database_pb2.Citation(number=3, moment=rem_pb2.Moment(id="m", name="standup")))
+    )
+    assert isinstance(moment, percolate.Citation) and moment.moment is not None and moment.moment.name == "standup"
+    unknown = _convert.chat_event(database_pb2.ChatEvent(citation=database_pb2.Citation(number=4)))
+    assert isinstance(unknown, percolate.Citation) and unknown.source is None
+    done = _convert.chat_event(database_pb2.ChatEvent(done=database_pb2.ChatDone(model="extractive", extractive=True)))
+    assert done == percolate.ChatDone("extractive", True, None, 0, 0, 0)
+    recorded = _convert.chat_event(database_pb2.ChatEvent(done=database_pb2.ChatDone(moment_id="x", omitted_items=2)))
+    assert isinstance(recorded, percolate.ChatDone) and (recorded.moment_id, recorded.omitted_items) == ("x", 2)
+    assert _convert.chat_event(database_pb2.ChatEvent()) is None

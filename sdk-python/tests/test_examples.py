@@ -21,4 +21,6 @@ def test_quickstart(server: Server) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("search") and "note://billing" in lines[0]
     assert "person/ada -> org/analytical-engines -> place/london" in done.stdout
+    assert "cite    [1] note://billing" in done.stdout and "answer  by extractive:" in done.stdout
+    assert "> Invoices are sent on the first day of every month [1]" in done.stdout
     assert "job     SUCCEEDED" in done.stdout and "found   upload://zebras.md" in done.stdout

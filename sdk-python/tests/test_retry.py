@@ -103,6 +103,14 @@ def test_streams_and_uploads_are_retried(dead_target: str, tmp_path: Any) -> Non
         list(client.watch_job("01a22146-6d6b-744d-8f51-85fba87468e7"))
     assert counter.calls == ["WatchJob"] * 3
     counter.calls.clear()
+    with pytest.raises(Unavailable):
+        list(client.chat("anything?"))
+    assert counter.calls == ["Chat"] * 3
+    counter.calls.clear()
+    with pytest.raises(Unavailable):
+        list(client.chat("anything?", record_moment=True))  # a retry could record the exchange twice
+    assert counter.calls == ["Chat"]
+    counter.calls.clear()
 
     doc = tmp_path / "a.md"
     doc.write_text("# A\n")

@@ -8,7 +8,16 @@ import grpc
 import pytest
 
 import percolate
-from percolate import EntityInput, InvalidArgument, MomentInput, PercolateError, ResourceInput, Unimplemented
+from percolate import (
+    ChatDelta,
+    ChatDone,
+    Citation,
+    EntityInput,
+    InvalidArgument,
+    MomentInput,
+    PercolateError,
+    ResourceInput,
+)
 from tests.conftest import ClientFactory, Server, new_tenant
 
 
@@ -63,17 +72,27 @@ def test_tenant_isolation(client: Any) -> None:
     assert client.tenant_stats().resources == 1
 
 
-def test_chat_streams_events_or_fails(client: Any) -> None:
-    client.put_resources([ResourceInput("doc://c", "Percolate answers questions from its memory")])
-    # CURRENT BEHAVIOUR: `percolate dev` does not serve Chat yet and answers
-    # UNIMPLEMENTED on the first read of the stream. When Chat is implemented
-    # this test must change to consume the events (Citation..., ChatDelta...,
-    # ChatDone) instead.
-    events = client.chat("What does Percolate answer from?", top_k=2)
-    with pytest.raises(Unimplemented) as caught:
-        list(events)
-    assert caught.value.code == grpc.StatusCode.UNIMPLEMENTED and caught.value.method == "Chat"
-    assert "Chat" in caught.value.message
+def test_chat_answers_only_from_the_tenants_memory(client: Any) -> None:
+    put = client.put_resources([ResourceInput("doc://secret", "The launch code of the rocket is 0000")])
+    client.upsert_entities([EntityInput("person", "ada lovelace")])
+    client.put_moments([MomentInput("secret meeting", resource_refs=put.ids)])
+
+    mine = list(client.chat("What launch code did Ada Lovelace give the rocket?"))
+    cited = [e for e in mine if isinstance(e, Citation)]
+    assert cited[0].resource is not None and cited[0].resource.uri == "doc://secret"
+    assert {type(c.source).__name__ for c in cited} == {"Resource", "Entity", "Moment"}, cited
+
+    other = client.with_tenant(new_tenant())
+    events = list(other.chat("What launch code did Ada Lovelace give the rocket?", record_moment=True))
+    assert not any(isinstance(e, Citation) for e in events), events
+    text = "".join(e.text for e in events if isinstance(e, ChatDelta))
+    assert "Nothing in this tenant's memory matches the question." in text and "0000" not in text
+    done = events[-1]
+    assert isinstance(done, ChatDone) and done.extractive and done.moment_id
+    # The exchange is recorded in the other tenant only.
+    assert other.get_moments([done.moment_id]).items[0].moment_type == "chat"
+    assert client.get_moments([done.moment_id]).items == []
+    assert client.tenant_stats().moments == 1
 
 
 def test_targets_and_context_manager(server: Server, tenant: str) -> None:

@@ -246,6 +246,13 @@ impl Client {
         }
     }
 
+    /// Asks a question of the tenant's memory: the events of the answer
+    /// (every citation, then the text in pieces, then `done`). A stream that
+    /// ends without `done` ended with an error.
+    pub async fn chat(&self, request: pb::ChatRequest) -> Result<tonic::Streaming<pb::ChatEvent>> {
+        Ok(self.raw().chat(self.request(request)).await?.into_inner())
+    }
+
     /// Counts and settings of the tenant.
     pub async fn tenant_stats(&self) -> Result<pb::TenantStats> {
         Ok(self.raw().get_tenant_stats(self.request(pb::GetTenantStatsRequest {})).await?.into_inner())

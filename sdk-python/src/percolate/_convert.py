@@ -234,6 +234,69 @@ def delete_moments(ids: Iterable[str], durability: m.Durability) -> db.DeleteMom
     return db.DeleteMomentsRequest(ids=strings(ids, "ids"), durability=_durability(durability))
 
 
+def chat_messages(values: Iterable[m.ChatMessage] | None) -> list[db.ChatMessage]:
+    """A conversation as its messages, refusing a lone string or message and unknown roles."""
+    if values is None:
+        return []
+    if isinstance(values, (str, m.ChatMessage)):
+        raise InvalidArgument(
+            grpc.StatusCode.INVALID_ARGUMENT, "messages must be a list of ChatMessage, not a single one"
+        )
+    out = []
+    for i, value in enumerate(values):
+        if not isinstance(value, m.ChatMessage):
+            raise InvalidArgument(
+                grpc.StatusCode.INVALID_ARGUMENT, f"messages[{i}] is a {type(value).__name__}, not a ChatMessage"
+            )
+        try:
+            role = m.ChatRole(value.role)
+        except ValueError:
+            raise InvalidArgument(
+                grpc.StatusCode.INVALID_ARGUMENT, f"messages[{i}] has role {value.role!r}, not a ChatRole"
+            ) from None
+        out.append(db.ChatMessage(role=db.ChatRole.ValueType(role), content=value.content))
+    return out
+
+
+def chat(
+    question: str | None,
+    messages: Iterable[m.ChatMessage] | None,
+    top_k: int,
+    filter: m.ResourceFilter | None,
+    include_entities: bool | None,
+    include_moments: bool | None,
+    moments_after: datetime | None,
+    moments_before: datetime | None,
+    model: str,
+    temperature: float | None,
+    max_tokens: int,
+    context_tokens: int,
+    min_score: float | None,
+    max_entities: int,
+    max_moments: int,
+    record_moment: bool,
+) -> db.ChatRequest:
+    """The request of `chat` (unset optional fields leave the server's defaults)."""
+    return db.ChatRequest(
+        question=question or "",
+        messages=chat_messages(messages),
+        top_k=top_k,
+        filter=filter_in(filter),
+        include_entities=include_entities,
+        include_moments=include_moments,
+        moments_after=to_timestamp(moments_after),
+        moments_before=to_timestamp(moments_before),
+        model=model,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        context_tokens=context_tokens,
+        min_score=min_score,
+        max_entities=max_entities,
+        max_moments=max_moments,
+        record_moment=record_moment,
+    )
+
+
 def list_jobs(states: Iterable[m.JobState], page_size: int, cursor: str) -> jobs.ListJobsRequest:
     """The request of `list_jobs`."""
     return jobs.ListJobsRequest(states=[jobs.JobState.ValueType(s) for s in states], page_size=page_size, cursor=cursor)
@@ -452,12 +515,33 @@ def chat_event(value: db.ChatEvent) -> m.ChatEvent | None:
     """A chat event (`None` for a kind this SDK does not know, from a newer server)."""
     kind = value.WhichOneof("event")
     if kind == "citation":
-        return m.Citation(value.citation.number, resource_out(value.citation.resource), value.citation.score)
+        return citation_out(value.citation)
     if kind == "delta":
         return m.ChatDelta(value.delta)
     if kind == "done":
-        return m.ChatDone(value.done.model)
+        done = value.done
+        return m.ChatDone(
+            model=done.model,
+            extractive=done.extractive,
+            moment_id=done.moment_id or None,
+            context_tokens=done.context_tokens,
+            omitted_items=done.omitted_items,
+            dropped_messages=done.dropped_messages,
+        )
     return None
+
+
+def citation_out(value: db.Citation) -> m.Citation:
+    """A citation: its one source set, the others `None` (all `None` for a kind this SDK does not know)."""
+    source = value.WhichOneof("source")
+    return m.Citation(
+        number=value.number,
+        score=value.score,
+        reason=value.reason,
+        resource=resource_out(value.resource) if source == "resource" else None,
+        entity=entity_out(value.entity) if source == "entity" else None,
+        moment=moment_out(value.moment) if source == "moment" else None,
+    )
 
 
 def _enum(kind: type[m.JobKind] | type[m.JobState], value: int) -> Any:

@@ -1,8 +1,8 @@
 """The SDK's plain data types: what the client methods take and return.
 
 Inputs (`ResourceInput`, `EntityInput`, `MomentInput`, `Edge`,
-`ResourceFilter`) are frozen dataclasses built by the caller; outputs are
-frozen dataclasses built from the server's answers. JSON-valued fields
+`ResourceFilter`, `ChatMessage`) are frozen dataclasses built by the
+caller; outputs are frozen dataclasses built from the server's answers. JSON-valued fields
 (metadata, properties) are plain `dict`s; times are timezone-aware
 `datetime`s in UTC (naive ones given as input are taken as UTC).
 """
@@ -89,6 +89,18 @@ class JobState(enum.IntEnum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
+class ChatRole(enum.IntEnum):
+    """Who wrote a turn of a chat conversation."""
+
+    SYSTEM = 1
+    """Instructions from the application, given to the model after the server's
+    own (which ask it to answer from the retrieved context and cite it)."""
+    USER = 2
+    """The person asking."""
+    ASSISTANT = 3
+    """An earlier answer."""
+
+
 # ---- inputs -----------------------------------------------------------------
 
 
@@ -172,6 +184,16 @@ class ResourceFilter:
     """Only resources created at or after this time."""
     created_before: datetime | None = None
     """Only resources created before this time."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of a chat conversation, for `chat(messages=...)`."""
+
+    role: ChatRole
+    """Who wrote it."""
+    content: str
+    """Its text (at most 32 KiB)."""
 
 
 # ---- both ways ----------------------------------------------------------------
@@ -366,14 +388,33 @@ class TenantStats:
 
 @dataclass(frozen=True)
 class Citation:
-    """A chat event: a piece of context the answer is grounded in (sent before the text)."""
+    """A chat event: a piece of context the answer is grounded in (every
+    citation comes before the answer's text).
+
+    Exactly one of `resource`, `entity` and `moment` is set (none, for a kind
+    of source this SDK does not know, from a newer server); `source` is
+    whichever it is.
+    """
 
     number: int
-    """1-based number used in the answer text as `[n]`."""
-    resource: Resource
-    """The cited resource."""
+    """1-based number the answer uses to refer to it, as `[n]`."""
     score: float
-    """Its similarity to the question."""
+    """The resource's similarity to the question; 0 for entities and moments."""
+    reason: str
+    """Why it is in the context, for example `similar to the question`,
+    `named in the question`, `named in [2]` or `refers to [1]`."""
+    resource: Resource | None = None
+    """A resource chunk found by meaning (without its embedding)."""
+    entity: Entity | None = None
+    """An entity named in the question or a passage, or a neighbour of one
+    (with the edges that connect it to the other cited entities)."""
+    moment: Moment | None = None
+    """A moment of the time window."""
+
+    @property
+    def source(self) -> Resource | Entity | Moment | None:
+        """What is cited: the resource, entity or moment that is set."""
+        return self.resource or self.entity or self.moment
 
 
 @dataclass(frozen=True)
@@ -386,10 +427,21 @@ class ChatDelta:
 
 @dataclass(frozen=True)
 class ChatDone:
-    """The last chat event."""
+    """The last chat event. A stream that ends without it raised an error instead."""
 
     model: str
-    """The model that wrote the answer, or `extractive`."""
+    """The model that wrote the answer, or `extractive` when the answer quotes the retrieved context."""
+    extractive: bool
+    """Whether the answer is extractive (quoted passages, no language model)."""
+    moment_id: str | None
+    """Id of the moment (of type `chat`) that records the exchange, when
+    `record_moment` was asked for; `None` otherwise."""
+    context_tokens: int
+    """Estimated tokens of the context the answer was given."""
+    omitted_items: int
+    """Context items retrieved but left out because the budget was spent."""
+    dropped_messages: int
+    """Oldest conversation turns left out of what the model saw."""
 
 
 ChatEvent = Citation | ChatDelta | ChatDone

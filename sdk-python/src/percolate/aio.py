@@ -145,7 +145,12 @@ class AsyncClient(ClientBase):
             attempt += 1
 
     async def _stream(
-        self, rpc: grpc.aio.UnaryStreamMultiCallable[_Req, _Resp], request: _Req, timeout: float | None
+        self,
+        rpc: grpc.aio.UnaryStreamMultiCallable[_Req, _Resp],
+        request: _Req,
+        timeout: float | None,
+        *,
+        idempotent: bool = True,
     ) -> AsyncGenerator[_Resp, None]:
         attempt = 1
         while True:
@@ -157,7 +162,7 @@ class AsyncClient(ClientBase):
                     yield item
                 return
             except grpc.RpcError as exc:
-                if received or not self._retry.should_retry(exc, attempt, True):
+                if received or not self._retry.should_retry(exc, attempt, idempotent):
                     raise from_rpc_error(exc, method_name(request)) from None
             finally:
                 call.cancel()
@@ -325,11 +330,48 @@ class AsyncClient(ClientBase):
         return c.tenant_stats(await self._unary(self._db.GetTenantStats, db.GetTenantStatsRequest(), idempotent=True))
 
     async def chat(
-        self, question: str, *, top_k: int = 5, filter: m.ResourceFilter | None = None, timeout: float | None = None
+        self,
+        question: str | None = None,
+        *,
+        messages: Sequence[m.ChatMessage] | None = None,
+        top_k: int = 0,
+        filter: m.ResourceFilter | None = None,
+        include_entities: bool | None = None,
+        include_moments: bool | None = None,
+        moments_after: datetime | None = None,
+        moments_before: datetime | None = None,
+        model: str = "",
+        temperature: float | None = None,
+        max_tokens: int = 0,
+        context_tokens: int = 0,
+        min_score: float | None = None,
+        max_entities: int = 0,
+        max_moments: int = 0,
+        record_moment: bool = False,
+        timeout: float | None = None,
     ) -> AsyncGenerator[m.ChatEvent, None]:
-        """The streamed answer to `question`: `async for event in client.chat(...)`; see `Client.chat`."""
-        request = db.ChatRequest(question=question, top_k=top_k, filter=c.filter_in(filter))
-        async for message in self._stream(self._db.Chat, request, timeout):
+        """The streamed answer to a question or conversation: `async for event
+        in client.chat(...)` gives every `Citation`, then `ChatDelta`s, then
+        `ChatDone`; see `Client.chat`."""
+        request = c.chat(
+            question,
+            messages,
+            top_k,
+            filter,
+            include_entities,
+            include_moments,
+            moments_after,
+            moments_before,
+            model,
+            temperature,
+            max_tokens,
+            context_tokens,
+            min_score,
+            max_entities,
+            max_moments,
+            record_moment,
+        )
+        async for message in self._stream(self._db.Chat, request, timeout, idempotent=not record_moment):
             event = c.chat_event(message)
             if event is not None:
                 yield event

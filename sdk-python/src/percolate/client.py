@@ -144,7 +144,12 @@ class Client(ClientBase):
             attempt += 1
 
     def _stream(
-        self, rpc: grpc.UnaryStreamMultiCallable[_Req, _Resp], request: _Req, timeout: float | None
+        self,
+        rpc: grpc.UnaryStreamMultiCallable[_Req, _Resp],
+        request: _Req,
+        timeout: float | None,
+        *,
+        idempotent: bool = True,
     ) -> Iterator[_Resp]:
         attempt = 1
         while True:
@@ -156,7 +161,7 @@ class Client(ClientBase):
                     yield item
                 return
             except grpc.RpcError as exc:
-                if received or not self._retry.should_retry(exc, attempt, True):
+                if received or not self._retry.should_retry(exc, attempt, idempotent):
                     raise from_rpc_error(exc, method_name(request)) from None
             finally:
                 call.cancel()
@@ -335,13 +340,72 @@ class Client(ClientBase):
         return c.tenant_stats(self._unary(self._db.GetTenantStats, db.GetTenantStatsRequest(), idempotent=True))
 
     def chat(
-        self, question: str, *, top_k: int = 5, filter: m.ResourceFilter | None = None, timeout: float | None = None
+        self,
+        question: str | None = None,
+        *,
+        messages: Sequence[m.ChatMessage] | None = None,
+        top_k: int = 0,
+        filter: m.ResourceFilter | None = None,
+        include_entities: bool | None = None,
+        include_moments: bool | None = None,
+        moments_after: datetime | None = None,
+        moments_before: datetime | None = None,
+        model: str = "",
+        temperature: float | None = None,
+        max_tokens: int = 0,
+        context_tokens: int = 0,
+        min_score: float | None = None,
+        max_entities: int = 0,
+        max_moments: int = 0,
+        record_moment: bool = False,
+        timeout: float | None = None,
     ) -> Iterator[m.ChatEvent]:
-        """Answers `question` from the tenant's resources, as a stream of
-        events: `Citation`s first, then `ChatDelta`s of text, then `ChatDone`.
-        The call starts when iteration does; errors are raised while iterating."""
-        request = db.ChatRequest(question=question, top_k=top_k, filter=c.filter_in(filter))
-        for message in self._stream(self._db.Chat, request, timeout):
+        """Answers a question from the tenant's memory (resources, entities
+        and moments), as a stream of events: every `Citation` first, then
+        `ChatDelta`s of the answer's text, then one `ChatDone`.
+
+        Give `question`, `messages` (the conversation so far, oldest first:
+        `ChatMessage(ChatRole.USER, ...)`, at most 100 turns), or both: the
+        question is then the last user turn. The conversation must end with
+        a user turn. The answer is written by the server's language model,
+        or the one named by `model`; `model="extractive"` (what a server
+        without a model always does) quotes the retrieved passages instead.
+
+        Zero and `None` leave the server's defaults: `top_k` resources (5,
+        at most 50) matching `filter` and at least `min_score` similar to the
+        question (0.2; negative keeps every hit); up to `max_entities` (10)
+        entities named in the question or passages with their neighbours,
+        and `max_moments` (5) moments starting in `[moments_after,
+        moments_before)`, unless `include_entities` / `include_moments` is
+        `False`; a context budget of `context_tokens` (3000, estimated as 4
+        characters a token); the model's own `temperature` (0 to 2) and
+        `max_tokens`. With `record_moment`, the exchange is stored as a
+        moment of type `chat` whose id is `ChatDone.moment_id`.
+
+        The call starts when iteration does; errors are raised while
+        iterating (`InvalidArgument` for a request the server refuses,
+        `FailedPrecondition` for a `model` on a server without one). Retried
+        on UNAVAILABLE before the first event, unless `record_moment` is set.
+        """
+        request = c.chat(
+            question,
+            messages,
+            top_k,
+            filter,
+            include_entities,
+            include_moments,
+            moments_after,
+            moments_before,
+            model,
+            temperature,
+            max_tokens,
+            context_tokens,
+            min_score,
+            max_entities,
+            max_moments,
+            record_moment,
+        )
+        for message in self._stream(self._db.Chat, request, timeout, idempotent=not record_moment):
             event = c.chat_event(message)
             if event is not None:
                 yield event

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use percolate_embedder::EmbedderConfig;
+use percolate_openai::ChatConfig;
 use percolate_rem::StoreConfig;
 use serde::{Deserialize, Serialize};
 
 /// Keys read from `PERCOLATE_*` variables (others, such as the CLI's
 /// `PERCOLATE_TENANT`, belong to other programs).
-const CONFIG_FIELDS: [&str; 25] = [
+const CONFIG_FIELDS: [&str; 29] = [
     "listen",
     "admin_listen",
     "data_dir",
@@ -38,6 +39,10 @@ const CONFIG_FIELDS: [&str; 25] = [
     "snapshot_interval_secs",
     "snapshot_idle_secs",
     "snapshot_keep",
+    "chat_url",
+    "chat_api_key",
+    "chat_model",
+    "chat_timeout_secs",
 ];
 
 /// Settings of a database node.
@@ -104,6 +109,17 @@ pub struct DbConfig {
     pub snapshot_idle_secs: u64,
     /// Snapshots kept per tenant; older ones are deleted.
     pub snapshot_keep: usize,
+    /// Base URL of an OpenAI-compatible chat-completions API, including its
+    /// version (`https://api.openai.com/v1`, a local `http://127.0.0.1:11434/v1`).
+    /// When unset, chat answers are extractive (quoted passages).
+    pub chat_url: Option<String>,
+    /// Its API key, sent as a Bearer token (best from `PERCOLATE_CHAT_API_KEY`).
+    pub chat_api_key: Option<String>,
+    /// The model used when a chat request names none.
+    pub chat_model: String,
+    /// Longest wait for the model's answer to start, and between two of its
+    /// pieces; beyond it the chat fails with `DEADLINE_EXCEEDED`.
+    pub chat_timeout_secs: u64,
 }
 
 impl Default for DbConfig {
@@ -134,6 +150,10 @@ impl Default for DbConfig {
             snapshot_interval_secs: 300,
             snapshot_idle_secs: 60,
             snapshot_keep: 3,
+            chat_url: None,
+            chat_api_key: None,
+            chat_model: "gpt-4o-mini".into(),
+            chat_timeout_secs: 60,
         }
     }
 }
@@ -173,6 +193,14 @@ pub struct DbArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<String>,
+    /// OpenAI-compatible chat API base URL (with /v1); chat is extractive without it.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_url: Option<String>,
+    /// Chat model used when a request names none.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_model: Option<String>,
 }
 
 impl DbConfig {
@@ -199,6 +227,8 @@ impl DbConfig {
         anyhow::ensure!(self.snapshot_interval_secs >= 1, "snapshot_interval_secs must be at least 1");
         anyhow::ensure!(self.snapshot_idle_secs >= 1, "snapshot_idle_secs must be at least 1");
         anyhow::ensure!(self.snapshot_keep >= 1, "snapshot_keep must be at least 1");
+        anyhow::ensure!(self.chat_timeout_secs >= 1, "chat_timeout_secs must be at least 1");
+        anyhow::ensure!(!self.chat_model.trim().is_empty(), "chat_model must not be empty");
         Ok(())
     }
 
@@ -206,6 +236,17 @@ impl DbConfig {
     /// `scripts/bootstrap` installs the model).
     pub fn embedder_config(&self) -> EmbedderConfig {
         EmbedderConfig::with_paths(self.embedding_model_path.clone(), self.embedding_tokenizer_path.clone(), self.embedding_ort_library.clone(), self.embedding_threads)
+    }
+
+    /// The chat model's settings, when `chat_url` is set (an empty key is no key).
+    pub fn chat_config(&self) -> Option<ChatConfig> {
+        let base_url = self.chat_url.as_ref().filter(|u| !u.trim().is_empty())?;
+        Some(ChatConfig {
+            base_url: base_url.clone(),
+            api_key: self.chat_api_key.clone().filter(|k| !k.is_empty()),
+            model: self.chat_model.clone(),
+            timeout: Duration::from_secs(self.chat_timeout_secs),
+        })
     }
 
     /// The storage engine's settings.

@@ -2,6 +2,7 @@
 
 use percolate_embedder::EmbedError;
 use percolate_objects::ObjectError;
+use percolate_openai::OpenAiError;
 use percolate_rem::RemError;
 use thiserror::Error;
 use tonic::{Code, Status};
@@ -18,6 +19,9 @@ pub enum DbError {
     /// Snapshot storage refused or failed.
     #[error("snapshot storage: {0}")]
     Objects(#[from] ObjectError),
+    /// The language model answering a chat failed or is misconfigured.
+    #[error("language model: {0}")]
+    Chat(#[from] OpenAiError),
     /// Stored data failed verification (a snapshot's checksum).
     #[error("{0}")]
     DataLoss(String),
@@ -27,9 +31,6 @@ pub enum DbError {
     /// The request needs something this node does not have configured.
     #[error("{0}")]
     FailedPrecondition(String),
-    /// The call is part of the contract but not served by this node yet.
-    #[error("{0}")]
-    Unimplemented(String),
     /// The node cannot do it now (the replication log is unreachable).
     #[error("{0}")]
     Unavailable(String),
@@ -43,11 +44,10 @@ impl DbError {
     pub fn invalid(msg: impl Into<String>) -> Self {
         Self::InvalidArgument(msg.into())
     }
-}
 
-impl From<DbError> for Status {
-    fn from(error: DbError) -> Self {
-        let code = match &error {
+    /// The gRPC status code the error is answered with.
+    pub fn code(&self) -> Code {
+        match self {
             DbError::Rem(rem) => match rem {
                 RemError::InvalidTenantId { .. } | RemError::InvalidArgument(_) => Code::InvalidArgument,
                 RemError::NotFound(_) => Code::NotFound,
@@ -68,13 +68,30 @@ impl From<DbError> for Status {
                 ObjectError::Config(_) => Code::FailedPrecondition,
                 ObjectError::Io { .. } | ObjectError::Remote { .. } => Code::Unavailable,
             },
+            DbError::Chat(chat) => match chat {
+                OpenAiError::Config(_) => Code::FailedPrecondition,
+                OpenAiError::Unavailable { .. } => Code::Unavailable,
+                OpenAiError::Timeout { .. } => Code::DeadlineExceeded,
+                // A model name the server does not know, a request it finds
+                // too long: the caller can change it. A refused key: the
+                // node's configuration.
+                OpenAiError::Rejected { status: 401 | 403, .. } => Code::FailedPrecondition,
+                OpenAiError::Rejected { .. } => Code::InvalidArgument,
+                // The model server broke the protocol: nothing the caller did.
+                OpenAiError::Malformed { .. } => Code::Internal,
+            },
             DbError::DataLoss(_) => Code::DataLoss,
             DbError::InvalidArgument(_) => Code::InvalidArgument,
             DbError::FailedPrecondition(_) => Code::FailedPrecondition,
-            DbError::Unimplemented(_) => Code::Unimplemented,
             DbError::Unavailable(_) => Code::Unavailable,
             DbError::Internal(_) => Code::Internal,
-        };
+        }
+    }
+}
+
+impl From<DbError> for Status {
+    fn from(error: DbError) -> Self {
+        let code = error.code();
         if matches!(code, Code::Internal | Code::DataLoss | Code::Unavailable) {
             tracing::error!(%error, "request failed");
         }

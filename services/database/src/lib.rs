@@ -3,6 +3,7 @@
 
 pub mod backfill;
 pub mod changes;
+pub mod chat;
 pub mod config;
 pub mod convert;
 pub mod error;

@@ -145,6 +145,50 @@ impl SnapshotMetrics {
     }
 }
 
+/// Labels of chat answers.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChatLabels {
+    /// Who wrote the answer: `model` or `extractive`.
+    pub writer: &'static str,
+    /// `ok`, `cancelled` (the client went away) or the failure's status code
+    /// (`Unavailable`, `DeadlineExceeded`, ...).
+    pub outcome: String,
+}
+
+/// Chat metrics of a node.
+#[derive(Clone)]
+pub struct ChatMetrics {
+    answers: Family<ChatLabels, Counter>,
+    retrieval: Histogram,
+    first_piece: Histogram,
+}
+
+impl Default for ChatMetrics {
+    fn default() -> Self {
+        Self { answers: Family::default(), retrieval: seconds_histogram(), first_piece: seconds_histogram() }
+    }
+}
+
+impl ChatMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("percolate_chat_answers", "Chat answers by writer (model, extractive) and outcome (ok, cancelled, or the status code)", self.answers.clone());
+        registry.register("percolate_chat_retrieval_seconds", "Time to retrieve and assemble a chat's context", self.retrieval.clone());
+        registry.register("percolate_chat_first_piece_seconds", "Time from a chat request to the first piece of its answer", self.first_piece.clone());
+    }
+
+    pub(crate) fn retrieved(&self, elapsed: Duration) {
+        self.retrieval.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn first_piece(&self, elapsed: Duration) {
+        self.first_piece.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn answered(&self, writer: &'static str, outcome: String) {
+        self.answers.get_or_create(&ChatLabels { writer, outcome }).inc();
+    }
+}
+
 /// 10 ms .. ~80 s
 fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 2.0, 14))
@@ -162,6 +206,7 @@ pub struct Metrics {
     backfilled: Counter,
     replication: ReplicationMetrics,
     snapshots: SnapshotMetrics,
+    chat: ChatMetrics,
     tier: String,
 }
 
@@ -186,7 +231,9 @@ impl Metrics {
         replication.register(&mut registry);
         let snapshots = SnapshotMetrics::default();
         snapshots.register(&mut registry);
-        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, replication, snapshots, tier: tier.to_owned() }
+        let chat = ChatMetrics::default();
+        chat.register(&mut registry);
+        Self { registry, calls, latency, active_tenants, open_tenants, cache_hits, cache_misses, backfilled, replication, snapshots, chat, tier: tier.to_owned() }
     }
 
     /// The replication metrics.
@@ -197,6 +244,11 @@ impl Metrics {
     /// The snapshot and restore metrics.
     pub fn snapshots(&self) -> SnapshotMetrics {
         self.snapshots.clone()
+    }
+
+    /// The chat metrics.
+    pub fn chat(&self) -> ChatMetrics {
+        self.chat.clone()
     }
 
     /// The counter of chunks embedded by the back-fill.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use percolate_embedder::Embedder;
+use percolate_openai::ChatCompleter;
 use percolate_proto::v1::database_server::DatabaseServer;
 use percolate_proto::v1::sync_server::SyncServer;
 use percolate_rem::TenantStore;
@@ -15,6 +16,7 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::backfill::Backfill;
+use crate::chat::Chat;
 use crate::replication::Replication;
 use crate::config::DbConfig;
 use crate::metrics::{Metrics, MetricsLayer};
@@ -107,8 +109,16 @@ impl Node {
             let idle = Duration::from_secs(config.snapshot_idle_secs).min(store.config().idle_timeout / 2);
             tokio::spawn(snapshots.run(interval, idle))
         });
+        let chat = match config.chat_config() {
+            Some(settings) => {
+                let completer = ChatCompleter::new(settings)?;
+                tracing::info!(endpoint = %completer.endpoint(), model = completer.model(), "chat answers are written by a language model");
+                Some(Arc::new(completer))
+            }
+            None => None,
+        };
         let sync = SyncServer::new(SyncService::new(store.clone(), replication.clone(), snapshots.clone(), config.node_id.clone()));
-        let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill, replication.clone()))
+        let database = DatabaseServer::new(DatabaseService::new(store.clone(), embedder, backfill, replication.clone(), Chat::new(chat, metrics.chat())))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes);
 

@@ -9,11 +9,12 @@ use percolate_embedder::Embedder;
 use percolate_rem::model::ResourceData;
 use percolate_rem::stamp::now_micros;
 use percolate_rem::validate::MAX_BATCH_ITEMS;
-use percolate_rem::{FeedQuery, Op, SearchQuery, Tenant, TenantStore, TraverseQuery};
+use percolate_rem::{FeedQuery, Op, SearchQuery, Tenant, TenantId, TenantStore, TraverseQuery};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::backfill::Backfill;
+use crate::chat::{self, Chat, ChatPlan};
 use crate::replication::Replication;
 use crate::convert::{self, parse_ids};
 use crate::error::DbError;
@@ -41,6 +42,7 @@ pub struct DatabaseService {
     embedder: Option<Arc<Embedder>>,
     backfill: Option<Arc<Backfill>>,
     replication: Option<Arc<Replication>>,
+    chat: Chat,
 }
 
 impl DatabaseService {
@@ -48,9 +50,10 @@ impl DatabaseService {
     /// resources written without a vector, and `backfill` embeds chunks that
     /// were stored without one.
     /// With `replication`, every tenant served is followed in the log and
-    /// its local writes are published.
-    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>, backfill: Option<Arc<Backfill>>, replication: Option<Arc<Replication>>) -> Self {
-        Self { store, embedder, backfill, replication }
+    /// its local writes are published. `chat` says who writes chat
+    /// answers (a language model, or extractive without one).
+    pub fn new(store: Arc<TenantStore>, embedder: Option<Arc<Embedder>>, backfill: Option<Arc<Backfill>>, replication: Option<Arc<Replication>>, chat: Chat) -> Self {
+        Self { store, embedder, backfill, replication, chat }
     }
 
     /// Runs a write like [`Self::on_tenant`]; with `DURABILITY_REPLICATED`
@@ -91,11 +94,19 @@ impl DatabaseService {
         T: Send + 'static,
     {
         let tenant_id = tenant_of(request.metadata())?;
+        Ok(Response::new(self.on_tenant_id(tenant_id, request.into_inner(), work).await?))
+    }
+
+    /// [`Self::on_tenant`] for a tenant id already checked.
+    pub(crate) async fn on_tenant_id<Req, T>(&self, tenant_id: TenantId, message: Req, work: impl FnOnce(&Tenant, Req) -> Result<T> + Send + 'static) -> Result<T>
+    where
+        Req: Send + 'static,
+        T: Send + 'static,
+    {
         let store = self.store.clone();
         let backfill = self.backfill.clone();
         let replication = self.replication.clone();
         let span = tracing::info_span!("tenant", tenant_id = %tenant_id);
-        let message = request.into_inner();
         let current = replication.clone();
         let task = tokio::task::spawn_blocking(move || -> Result<Step<Req, T, _>> {
             let tenant = store.tenant(&tenant_id)?;
@@ -122,7 +133,7 @@ impl DatabaseService {
                 tokio::task::spawn_blocking(move || work(&tenant, message)).instrument(span).await.map_err(joined)?
             }
         };
-        Ok(Response::new(result?))
+        result
     }
 }
 
@@ -160,6 +171,14 @@ fn embed_missing(embedder: &Embedder, resources: &mut [ResourceData], model: &mu
 /// The query vector of a text search, refusing tenants whose vectors come
 /// from another (or an unknown) model: comparing them would be noise.
 fn embed_query(embedder: Option<&Embedder>, tenant: &Tenant, text: &str) -> Result<Vec<f32>> {
+    let embedder = query_embedder(embedder, tenant)?;
+    let mut vectors = embedder.embed(&[text])?;
+    vectors.pop().ok_or_else(|| DbError::Internal("the model returned no vector".into()))
+}
+
+/// The node's model when query text embedded with it can be compared with
+/// the tenant's vectors.
+pub(crate) fn query_embedder<'a>(embedder: Option<&'a Embedder>, tenant: &Tenant) -> Result<&'a Embedder> {
     let embedder = embedder.ok_or_else(|| DbError::FailedPrecondition("this node has no embedding model: search with a vector".into()))?;
     if tenant.dimension() != 0 {
         match tenant.embedding_model()? {
@@ -174,8 +193,7 @@ fn embed_query(embedder: Option<&Embedder>, tenant: &Tenant, text: &str) -> Resu
             }
         }
     }
-    let mut vectors = embedder.embed(&[text])?;
-    vectors.pop().ok_or_else(|| DbError::Internal("the model returned no vector".into()))
+    Ok(embedder)
 }
 
 fn check_read_ids(n: usize) -> Result<()> {
@@ -185,7 +203,7 @@ fn check_read_ids(n: usize) -> Result<()> {
     Ok(())
 }
 
-fn or_default(value: u32, default: u32, max: u32, what: &str) -> Result<u32> {
+pub(crate) fn or_default(value: u32, default: u32, max: u32, what: &str) -> Result<u32> {
     match value {
         0 => Ok(default),
         v if v > max => Err(DbError::invalid(format!("{what} {v} is over the limit of {max}"))),
@@ -437,11 +455,28 @@ impl Database for DatabaseService {
         .await
     }
 
-    type ChatStream = futures::stream::BoxStream<'static, std::result::Result<pb::ChatEvent, Status>>;
+    type ChatStream = chat::Events;
 
     async fn chat(&self, request: Request<pb::ChatRequest>) -> std::result::Result<Response<Self::ChatStream>, Status> {
-        tenant_of(request.metadata())?;
-        Err(DbError::Unimplemented("Chat is not built yet (retrieval-grounded answers are planned); use SearchResources for the context meanwhile".into()).into())
+        let arrived = std::time::Instant::now();
+        let tenant_id = tenant_of(request.metadata())?;
+        let plan = ChatPlan::from_request(request.into_inner(), self.chat.has_model())?;
+        let embedder = self.embedder.clone();
+        let prepared = self.on_tenant_id(tenant_id.clone(), plan, move |tenant, plan| chat::prepare(tenant, embedder, plan)).await?;
+        self.chat.retrieved(arrived.elapsed());
+        let writing = self.chat.open(&prepared).await?;
+        let span = tracing::info_span!("chat", tenant_id = %tenant_id);
+        let service = self.clone();
+        let record = move |moment: percolate_rem::model::MomentData| async move {
+            service
+                .on_tenant_id(tenant_id, moment, |tenant, moment| {
+                    let id = moment.uuid().to_string();
+                    tenant.write(Op::PutMoments(PutMoments { moments: vec![moment] }))?;
+                    Ok(id)
+                })
+                .await
+        };
+        Ok(Response::new(span.in_scope(|| self.chat.answer(prepared, writing, arrived, record))))
     }
 
     async fn get_tenant_stats(&self, request: Request<pb::GetTenantStatsRequest>) -> std::result::Result<Response<pb::TenantStats>, Status> {

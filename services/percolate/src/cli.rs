@@ -135,6 +135,10 @@ pub enum ClientCommand {
     /// Background jobs: list, show, cancel, follow.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Ask the tenant's memory: `-m "question"`, or one question per line
+    /// (the conversation is kept). Prints the sources, then the answer as it
+    /// is written.
+    Chat(crate::chat::ChatArgs),
 }
 
 /// Job subcommands.
@@ -262,6 +266,9 @@ pub async fn run(client: &Client, command: ClientCommand, json: bool) -> Result<
         }
         ClientCommand::Upload { files, uri, tags, wait } => crate::upload::run(client, crate::upload::UploadArgs { files, uri, tags, wait }, json).await?,
         ClientCommand::Jobs(command) => run_jobs(client, command, json).await?,
+        ClientCommand::Chat(args) => {
+            crate::chat::run(client, args, json).await?;
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! no other servers (the embedded default); the other
 //! subcommands are a command-line client built on the Rust SDK.
 
+mod chat;
 mod cli;
 mod output;
 mod upload;
@@ -89,6 +90,7 @@ async fn run_dev(args: percolate_database::DbArgs) -> anyhow::Result<()> {
          try:\n  \
          percolate --endpoint http://{addr} --tenant demo put --uri note://1 \"Percolate remembers documents, entities and moments\"\n  \
          percolate --endpoint http://{addr} --tenant demo search --text \"what does it remember?\"\n  \
+         percolate --endpoint http://{addr} --tenant demo chat -m \"what does Percolate remember?\"\n  \
          grpcurl -plaintext -H 'x-tenant-id: demo' {addr} percolate.v1.Database/GetTenantStats\n",
         admin = admin_addr.map_or("off".into(), |a| a.to_string()),
         data = config.data_dir.display(),

@@ -3,12 +3,15 @@
 //! (killed) when dropped.
 
 pub mod fixtures;
+mod chat;
 mod nats;
 mod process;
+mod recorded;
 mod s3;
 mod transcription;
 mod watch;
 
+pub use chat::{CHAT_API_KEY, ChatServer};
 pub use nats::{NatsCluster, NatsServer};
 pub use process::{ServerProcess, http_get, workspace_binary};
 pub use s3::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Kind, S3Server};

@@ -76,6 +76,38 @@ DIRECTION_BOTH: Direction.ValueType  # 3
 """Follow edges both ways."""
 Global___Direction: _TypeAlias = Direction  # noqa: Y015
 
+class _ChatRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChatRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChatRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHAT_ROLE_UNSPECIFIED: _ChatRole.ValueType  # 0
+    """Not set: refused."""
+    CHAT_ROLE_SYSTEM: _ChatRole.ValueType  # 1
+    """Instructions from the application, given to the model after the node's
+    own (which ask it to answer from the retrieved context and cite it).
+    """
+    CHAT_ROLE_USER: _ChatRole.ValueType  # 2
+    """The person asking."""
+    CHAT_ROLE_ASSISTANT: _ChatRole.ValueType  # 3
+    """An earlier answer."""
+
+class ChatRole(_ChatRole, metaclass=_ChatRoleEnumTypeWrapper):
+    """Who wrote a turn of a conversation."""
+
+CHAT_ROLE_UNSPECIFIED: ChatRole.ValueType  # 0
+"""Not set: refused."""
+CHAT_ROLE_SYSTEM: ChatRole.ValueType  # 1
+"""Instructions from the application, given to the model after the node's
+own (which ask it to answer from the retrieved context and cite it).
+"""
+CHAT_ROLE_USER: ChatRole.ValueType  # 2
+"""The person asking."""
+CHAT_ROLE_ASSISTANT: ChatRole.ValueType  # 3
+"""An earlier answer."""
+Global___ChatRole: _TypeAlias = ChatRole  # noqa: Y015
+
 @_typing.final
 class PutResourcesRequest(_message.Message):
     """Request of `PutResources`."""
@@ -1144,21 +1176,112 @@ class ListMomentsResponse(_message.Message):
 Global___ListMomentsResponse: _TypeAlias = ListMomentsResponse  # noqa: Y015
 
 @_typing.final
+class ChatMessage(_message.Message):
+    """One turn of a conversation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    role: Global___ChatRole.ValueType
+    """Who wrote it."""
+    content: _builtins.str
+    """Its text (at most 32 KiB)."""
+    def __init__(
+        self,
+        *,
+        role: Global___ChatRole.ValueType = ...,
+        content: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatMessage: _TypeAlias = ChatMessage  # noqa: Y015
+
+@_typing.final
 class ChatRequest(_message.Message):
-    """Request of `Chat`."""
+    """Request of `Chat`. Give `messages`, `question`, or both; the conversation
+    must end with a user turn, the question the answer is for.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     QUESTION_FIELD_NUMBER: _builtins.int
     TOP_K_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    INCLUDE_ENTITIES_FIELD_NUMBER: _builtins.int
+    INCLUDE_MOMENTS_FIELD_NUMBER: _builtins.int
+    MOMENTS_AFTER_FIELD_NUMBER: _builtins.int
+    MOMENTS_BEFORE_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    TEMPERATURE_FIELD_NUMBER: _builtins.int
+    MAX_TOKENS_FIELD_NUMBER: _builtins.int
+    CONTEXT_TOKENS_FIELD_NUMBER: _builtins.int
+    MIN_SCORE_FIELD_NUMBER: _builtins.int
+    MAX_ENTITIES_FIELD_NUMBER: _builtins.int
+    MAX_MOMENTS_FIELD_NUMBER: _builtins.int
+    RECORD_MOMENT_FIELD_NUMBER: _builtins.int
     question: _builtins.str
-    """The user's question."""
+    """The user's question: shorthand for a last user turn after `messages`."""
     top_k: _builtins.int
-    """How many resources to retrieve as context (default 5)."""
+    """How many resources to retrieve as context (default 5, at most 50)."""
+    include_entities: _builtins.bool
+    """Include entities named in the question or in the retrieved passages,
+    with their neighbours one edge away (default true).
+    """
+    include_moments: _builtins.bool
+    """Include moments of the time window (default true)."""
+    model: _builtins.str
+    """Language model to answer with; empty for the node's configured one.
+    `extractive` answers by quoting the retrieved passages, without a model
+    (also what a node without a configured model does).
+    """
+    temperature: _builtins.float
+    """Sampling temperature, 0 to 2 (default: the model's)."""
+    max_tokens: _builtins.int
+    """Most tokens the model may write (default: the model's; at most 32768)."""
+    context_tokens: _builtins.int
+    """Budget of the retrieved context, in tokens estimated as 4 characters
+    each (default 3000, at most 100000). Items that do not fit are left out,
+    the least relevant first.
+    """
+    min_score: _builtins.float
+    """Leave out resources less similar to the question than this (default
+    0.2, which drops unrelated passages under cosine similarity of the
+    bundled model; a negative value keeps every hit).
+    """
+    max_entities: _builtins.int
+    """Most entities in the context (default 10, at most 50)."""
+    max_moments: _builtins.int
+    """Most moments in the context (default 5, at most 50)."""
+    record_moment: _builtins.bool
+    """Record the exchange as a moment of type `chat` (question, answer,
+    references to every cited resource and entity) once the answer is
+    complete; its id comes in `ChatDone.moment_id`.
+    """
     @_builtins.property
     def filter(self) -> Global___ResourceFilter:
         """Filters on the retrieved resources."""
+
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """The conversation so far, oldest first (at most 100 turns). Resources are
+        searched for the last user turn, with the user turn before it for
+        context; when the conversation is longer than the model should see, the
+        oldest turns are left out (counted in `ChatDone.dropped_messages`).
+        """
+
+    @_builtins.property
+    def moments_after(self) -> _timestamp_pb2.Timestamp:
+        """Only moments that start after this time (default: no lower bound)."""
+
+    @_builtins.property
+    def moments_before(self) -> _timestamp_pb2.Timestamp:
+        """Only moments that start before this time (default: no upper bound)."""
 
     def __init__(
         self,
@@ -1166,12 +1289,40 @@ class ChatRequest(_message.Message):
         question: _builtins.str = ...,
         top_k: _builtins.int = ...,
         filter: Global___ResourceFilter | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+        include_entities: _builtins.bool | None = ...,
+        include_moments: _builtins.bool | None = ...,
+        moments_after: _timestamp_pb2.Timestamp | None = ...,
+        moments_before: _timestamp_pb2.Timestamp | None = ...,
+        model: _builtins.str = ...,
+        temperature: _builtins.float | None = ...,
+        max_tokens: _builtins.int = ...,
+        context_tokens: _builtins.int = ...,
+        min_score: _builtins.float | None = ...,
+        max_entities: _builtins.int = ...,
+        max_moments: _builtins.int = ...,
+        record_moment: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_include_entities", b"_include_entities", "_include_moments", b"_include_moments", "_min_score", b"_min_score", "_temperature", b"_temperature", "filter", b"filter", "include_entities", b"include_entities", "include_moments", b"include_moments", "min_score", b"min_score", "moments_after", b"moments_after", "moments_before", b"moments_before", "temperature", b"temperature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "question", b"question", "top_k", b"top_k"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_entities", b"_include_entities", "_include_moments", b"_include_moments", "_min_score", b"_min_score", "_temperature", b"_temperature", "context_tokens", b"context_tokens", "filter", b"filter", "include_entities", b"include_entities", "include_moments", b"include_moments", "max_entities", b"max_entities", "max_moments", b"max_moments", "max_tokens", b"max_tokens", "messages", b"messages", "min_score", b"min_score", "model", b"model", "moments_after", b"moments_after", "moments_before", b"moments_before", "question", b"question", "record_moment", b"record_moment", "temperature", b"temperature", "top_k", b"top_k"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__include_entities: _TypeAlias = _typing.Literal["include_entities"]  # noqa: Y015
+    _WhichOneofArgType__include_entities: _TypeAlias = _typing.Literal["_include_entities", b"_include_entities"]  # noqa: Y015
+    _WhichOneofReturnType__include_moments: _TypeAlias = _typing.Literal["include_moments"]  # noqa: Y015
+    _WhichOneofArgType__include_moments: _TypeAlias = _typing.Literal["_include_moments", b"_include_moments"]  # noqa: Y015
+    _WhichOneofReturnType__min_score: _TypeAlias = _typing.Literal["min_score"]  # noqa: Y015
+    _WhichOneofArgType__min_score: _TypeAlias = _typing.Literal["_min_score", b"_min_score"]  # noqa: Y015
+    _WhichOneofReturnType__temperature: _TypeAlias = _typing.Literal["temperature"]  # noqa: Y015
+    _WhichOneofArgType__temperature: _TypeAlias = _typing.Literal["_temperature", b"_temperature"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__include_entities) -> _WhichOneofReturnType__include_entities | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__include_moments) -> _WhichOneofReturnType__include_moments | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_score) -> _WhichOneofReturnType__min_score | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__temperature) -> _WhichOneofReturnType__temperature | None: ...
 
 Global___ChatRequest: _TypeAlias = ChatRequest  # noqa: Y015
 
@@ -1183,33 +1334,59 @@ class Citation(_message.Message):
 
     NUMBER_FIELD_NUMBER: _builtins.int
     RESOURCE_FIELD_NUMBER: _builtins.int
+    ENTITY_FIELD_NUMBER: _builtins.int
+    MOMENT_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     number: _builtins.int
-    """1-based number used in the answer text as `[n]`."""
+    """1-based number the answer uses to refer to it, as `[n]`."""
     score: _builtins.float
-    """Its similarity to the question."""
+    """The resource's similarity to the question; 0 for entities and moments."""
+    reason: _builtins.str
+    """Why it is in the context, for example `similar to the question`,
+    `named in the question`, `named in [1]`, `[4] owns it` (an edge from
+    item 4 to this one), `refers to [2]` or `in the time window`.
+    """
     @_builtins.property
     def resource(self) -> _rem_pb2.Resource:
-        """The cited resource."""
+        """A resource chunk found by meaning (without its embedding)."""
+
+    @_builtins.property
+    def entity(self) -> _rem_pb2.Entity:
+        """An entity named in the question or a passage, or a neighbour of one
+        (with the edges that connect it to the other cited entities).
+        """
+
+    @_builtins.property
+    def moment(self) -> _rem_pb2.Moment:
+        """A moment of the time window."""
 
     def __init__(
         self,
         *,
         number: _builtins.int = ...,
         resource: _rem_pb2.Resource | None = ...,
+        entity: _rem_pb2.Entity | None = ...,
+        moment: _rem_pb2.Moment | None = ...,
         score: _builtins.float = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity", b"entity", "moment", b"moment", "resource", b"resource", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["number", b"number", "resource", b"resource", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity", b"entity", "moment", b"moment", "number", b"number", "reason", b"reason", "resource", b"resource", "score", b"score", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["resource", "entity", "moment"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
 
 Global___Citation: _TypeAlias = Citation  # noqa: Y015
 
 @_typing.final
 class ChatEvent(_message.Message):
-    """One event of a streamed chat answer."""
+    """One event of a streamed chat answer: every citation first, then the
+    answer's text in pieces, then `done`. A stream that ends without `done`
+    ended with an error status and its answer is incomplete.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1250,18 +1427,38 @@ class ChatDone(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_FIELD_NUMBER: _builtins.int
+    EXTRACTIVE_FIELD_NUMBER: _builtins.int
+    MOMENT_ID_FIELD_NUMBER: _builtins.int
+    CONTEXT_TOKENS_FIELD_NUMBER: _builtins.int
+    OMITTED_ITEMS_FIELD_NUMBER: _builtins.int
+    DROPPED_MESSAGES_FIELD_NUMBER: _builtins.int
     model: _builtins.str
-    """The model that wrote the answer, or `extractive` when no language model
-    is configured and the answer quotes the retrieved context.
+    """The model that wrote the answer, or `extractive` when the answer quotes
+    the retrieved context.
     """
+    extractive: _builtins.bool
+    """Whether the answer is extractive (quoted passages, no language model)."""
+    moment_id: _builtins.str
+    """Id of the moment that records the exchange, when `record_moment` was set."""
+    context_tokens: _builtins.int
+    """Estimated tokens of the context the answer was given."""
+    omitted_items: _builtins.int
+    """Context items retrieved but left out because the budget was spent."""
+    dropped_messages: _builtins.int
+    """Oldest conversation turns left out of what the model saw."""
     def __init__(
         self,
         *,
         model: _builtins.str = ...,
+        extractive: _builtins.bool = ...,
+        moment_id: _builtins.str = ...,
+        context_tokens: _builtins.int = ...,
+        omitted_items: _builtins.int = ...,
+        dropped_messages: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context_tokens", b"context_tokens", "dropped_messages", b"dropped_messages", "extractive", b"extractive", "model", b"model", "moment_id", b"moment_id", "omitted_items", b"omitted_items"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

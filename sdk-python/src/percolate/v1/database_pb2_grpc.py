@@ -224,7 +224,10 @@ class DatabaseServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Chat(self, request, context):
-        """Answers a question from the tenant's REM context, streaming the answer.
+        """Answers a conversation's last question from the tenant's REM context:
+        retrieves resources, entities and moments, streams their citations, then
+        the answer as it is written (by the configured OpenAI-compatible model,
+        or extractive without one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

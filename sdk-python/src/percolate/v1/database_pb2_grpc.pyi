@@ -69,7 +69,11 @@ class DatabaseStub:
     ListMoments: _grpc.UnaryUnaryMultiCallable[_database_pb2.ListMomentsRequest, _database_pb2.ListMomentsResponse]
     """Lists moments newest first within a time range, one page at a time."""
     Chat: _grpc.UnaryStreamMultiCallable[_database_pb2.ChatRequest, _database_pb2.ChatEvent]
-    """Answers a question from the tenant's REM context, streaming the answer."""
+    """Answers a conversation's last question from the tenant's REM context:
+    retrieves resources, entities and moments, streams their citations, then
+    the answer as it is written (by the configured OpenAI-compatible model,
+    or extractive without one).
+    """
     GetTenantStats: _grpc.UnaryUnaryMultiCallable[_database_pb2.GetTenantStatsRequest, _database_pb2.TenantStats]
     """Counts and settings of the tenant."""
 
@@ -112,7 +116,11 @@ class DatabaseAsyncStub(DatabaseStub):
     ListMoments: _aio.UnaryUnaryMultiCallable[_database_pb2.ListMomentsRequest, _database_pb2.ListMomentsResponse]  # type: ignore[assignment]
     """Lists moments newest first within a time range, one page at a time."""
     Chat: _aio.UnaryStreamMultiCallable[_database_pb2.ChatRequest, _database_pb2.ChatEvent]  # type: ignore[assignment]
-    """Answers a question from the tenant's REM context, streaming the answer."""
+    """Answers a conversation's last question from the tenant's REM context:
+    retrieves resources, entities and moments, streams their citations, then
+    the answer as it is written (by the configured OpenAI-compatible model,
+    or extractive without one).
+    """
     GetTenantStats: _aio.UnaryUnaryMultiCallable[_database_pb2.GetTenantStatsRequest, _database_pb2.TenantStats]  # type: ignore[assignment]
     """Counts and settings of the tenant."""
 
@@ -242,7 +250,11 @@ class DatabaseServicer(metaclass=_abc_1.ABCMeta):
         request: _database_pb2.ChatRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_database_pb2.ChatEvent], _abc.AsyncIterator[_database_pb2.ChatEvent]]:
-        """Answers a question from the tenant's REM context, streaming the answer."""
+        """Answers a conversation's last question from the tenant's REM context:
+        retrieves resources, entities and moments, streams their citations, then
+        the answer as it is written (by the configured OpenAI-compatible model,
+        or extractive without one).
+        """
 
     @_abc_1.abstractmethod
     def GetTenantStats(
