@@ -24,6 +24,7 @@ from percolate import (
     EntityInput,
     FailedPrecondition,
     InvalidArgument,
+    MomentInput,
     ResourceFilter,
     ResourceInput,
 )
@@ -164,27 +165,32 @@ def test_chat_records_the_exchange_as_a_moment(client: Any) -> None:
     assert before <= moment.start_time <= moment.end_time <= datetime.now(timezone.utc) + timedelta(seconds=1)
     assert [m.id for m in client.iter_moments(moment_types=["chat"])] == [done.moment_id]
 
-    # The next chat cites the recorded exchange, as a moment referring to its passage...
+    # Recorded exchanges are never context (answers are not grounded in
+    # earlier answers), and are not recorded again without being asked.
     citations, _, done = split(list(client.chat(SOURDOUGH)))
+    assert [c for c in citations if c.moment is not None] == [], citations
+    assert done.moment_id is None
+
+    # Other moments are: one referring to the cited passage comes first...
+    (baked,) = client.put_moments([MomentInput("Baked a loaf", moment_type="baking", resource_refs=[ids["doc://recipes"]])])
+    citations, _, _ = split(list(client.chat(SOURDOUGH)))
     cited = [c for c in citations if c.moment is not None]
-    assert [c.moment.id for c in cited if c.moment is not None] == [moment.id], citations
-    assert cited[0].moment == moment and cited[0].score == 0.0
-    assert cited[0].reason.startswith("refers to ["), cited[0].reason
-    assert done.moment_id is None  # ...and is not recorded itself
+    assert [c.moment.id for c in cited if c.moment is not None] == [baked], citations
+    assert cited[0].score == 0.0 and cited[0].reason.startswith("refers to ["), cited[0].reason
     # ... when it starts in the time window, and moments are wanted.
-    after = datetime.now(timezone.utc)
+    after = datetime.now(timezone.utc) + timedelta(seconds=1)
     windows: list[dict[str, Any]] = [
         {"moments_after": before, "moments_before": after},
         {"moments_after": before.replace(tzinfo=None)},  # naive: taken as UTC
     ]
     for window in windows:
         citations, _, _ = split(list(client.chat(SOURDOUGH, **window)))
-        assert [c.moment.id for c in citations if c.moment is not None] == [moment.id], window
+        assert [c.moment.id for c in citations if c.moment is not None] == [baked], window
     windows = [{"moments_before": before}, {"moments_after": after}, {"include_moments": False}]
     for window in windows:
         citations, _, _ = split(list(client.chat(SOURDOUGH, **window)))
         assert [c for c in citations if c.moment is not None] == [], window
-    assert client.tenant_stats().moments == 1
+    assert client.tenant_stats().moments == 2
 
 
 def test_chat_cites_named_entities_and_their_neighbours(client: Any) -> None:

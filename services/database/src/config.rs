@@ -45,6 +45,17 @@ const CONFIG_FIELDS: [&str; 29] = [
     "chat_timeout_secs",
 ];
 
+/// A setting that is never printed: `Debug` shows `"***"`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
 /// Settings of a database node.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -114,7 +125,7 @@ pub struct DbConfig {
     /// When unset, chat answers are extractive (quoted passages).
     pub chat_url: Option<String>,
     /// Its API key, sent as a Bearer token (best from `PERCOLATE_CHAT_API_KEY`).
-    pub chat_api_key: Option<String>,
+    pub chat_api_key: Option<Secret>,
     /// The model used when a chat request names none.
     pub chat_model: String,
     /// Longest wait for the model's answer to start, and between two of its
@@ -243,7 +254,7 @@ impl DbConfig {
         let base_url = self.chat_url.as_ref().filter(|u| !u.trim().is_empty())?;
         Some(ChatConfig {
             base_url: base_url.clone(),
-            api_key: self.chat_api_key.clone().filter(|k| !k.is_empty()),
+            api_key: self.chat_api_key.as_ref().map(|k| k.0.clone()).filter(|k| !k.is_empty()),
             model: self.chat_model.clone(),
             timeout: Duration::from_secs(self.chat_timeout_secs),
         })
@@ -282,6 +293,16 @@ mod tests {
         assert_eq!(config.max_open_tenants, 5);
         assert_eq!(config.listen.port(), 7001, "flags win over the file");
         assert_eq!(config.block_cache_mb, 256, "defaults fill the rest");
+    }
+
+    #[test]
+    fn the_chat_api_key_is_read_but_never_printed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("percolate.toml");
+        std::fs::write(&file, "chat_url = \"http://127.0.0.1:9/v1\"\nchat_api_key = \"sk-secret-value\"\n").expect("write");
+        let config = DbConfig::load(&DbArgs { config: Some(file), ..Default::default() }).expect("loads");
+        assert_eq!(config.chat_config().and_then(|c| c.api_key).as_deref(), Some("sk-secret-value"));
+        assert!(!format!("{config:?}").contains("sk-secret"), "{config:?}");
     }
 
     #[test]

@@ -20,8 +20,14 @@ pub enum DbError {
     #[error("snapshot storage: {0}")]
     Objects(#[from] ObjectError),
     /// The language model answering a chat failed or is misconfigured.
-    #[error("language model: {0}")]
+    /// Callers are told what happened, not the model server's address or
+    /// what it sent (the node logs those).
+    #[error("the language model {}", told(.0))]
     Chat(#[from] OpenAiError),
+    /// The language model refused a request that named no model of its
+    /// own: the node's chat settings are wrong, not the caller's request.
+    #[error("the language model {} (check this node's chat_url and chat_model)", told(.0))]
+    ChatSettings(OpenAiError),
     /// Stored data failed verification (a snapshot's checksum).
     #[error("{0}")]
     DataLoss(String),
@@ -80,6 +86,7 @@ impl DbError {
                 // The model server broke the protocol: nothing the caller did.
                 OpenAiError::Malformed { .. } => Code::Internal,
             },
+            DbError::ChatSettings(_) => Code::FailedPrecondition,
             DbError::DataLoss(_) => Code::DataLoss,
             DbError::InvalidArgument(_) => Code::InvalidArgument,
             DbError::FailedPrecondition(_) => Code::FailedPrecondition,
@@ -89,10 +96,24 @@ impl DbError {
     }
 }
 
+/// What a caller is told of a model failure.
+fn told(error: &OpenAiError) -> String {
+    match error {
+        OpenAiError::Config(_) => "is not configured correctly on this node".into(),
+        OpenAiError::Unavailable { .. } => "is unavailable (its server failed or could not be reached); try again later".into(),
+        OpenAiError::Timeout { seconds, .. } => format!("did not write anything for {seconds} s"),
+        OpenAiError::Rejected { status: 401 | 403, .. } => "refused this node's credentials".into(),
+        OpenAiError::Rejected { status, message, .. } => format!("refused the request (HTTP {status}): {message}"),
+        OpenAiError::Malformed { .. } => "sent an answer that does not follow the chat-completions protocol".into(),
+    }
+}
+
 impl From<DbError> for Status {
     fn from(error: DbError) -> Self {
         let code = error.code();
-        if matches!(code, Code::Internal | Code::DataLoss | Code::Unavailable) {
+        if let DbError::Chat(chat) | DbError::ChatSettings(chat) = &error {
+            tracing::warn!(error = %chat, "the language model failed");
+        } else if matches!(code, Code::Internal | Code::DataLoss | Code::Unavailable) {
             tracing::error!(%error, "request failed");
         }
         Status::new(code, error.to_string())

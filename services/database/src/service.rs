@@ -171,25 +171,26 @@ fn embed_missing(embedder: &Embedder, resources: &mut [ResourceData], model: &mu
 /// The query vector of a text search, refusing tenants whose vectors come
 /// from another (or an unknown) model: comparing them would be noise.
 fn embed_query(embedder: Option<&Embedder>, tenant: &Tenant, text: &str) -> Result<Vec<f32>> {
-    let embedder = query_embedder(embedder, tenant)?;
+    let embedder = query_embedder(embedder, tenant, "search with a vector")?;
     let mut vectors = embedder.embed(&[text])?;
     vectors.pop().ok_or_else(|| DbError::Internal("the model returned no vector".into()))
 }
 
 /// The node's model when query text embedded with it can be compared with
-/// the tenant's vectors.
-pub(crate) fn query_embedder<'a>(embedder: Option<&'a Embedder>, tenant: &Tenant) -> Result<&'a Embedder> {
-    let embedder = embedder.ok_or_else(|| DbError::FailedPrecondition("this node has no embedding model: search with a vector".into()))?;
+/// the tenant's vectors; otherwise why not, followed by `advice` (what the
+/// caller can do instead).
+pub(crate) fn query_embedder<'a>(embedder: Option<&'a Embedder>, tenant: &Tenant, advice: &str) -> Result<&'a Embedder> {
+    let embedder = embedder.ok_or_else(|| DbError::FailedPrecondition(format!("this node has no embedding model: {advice}")))?;
     if tenant.dimension() != 0 {
         match tenant.embedding_model()? {
             Some(model) if model == embedder.model_id() => {}
             Some(model) => {
-                return Err(DbError::FailedPrecondition(format!("this tenant's vectors come from model '{model}' but this node embeds with '{}': search with a vector", embedder.model_id())));
+                return Err(DbError::FailedPrecondition(format!("this tenant's vectors come from model '{model}' but this node embeds with '{}': {advice}", embedder.model_id())));
             }
             None => {
-                return Err(DbError::FailedPrecondition(
-                    "this tenant's vectors were written without a model name, so text cannot be compared with them: search with a vector, or write with embedding_model set".into(),
-                ));
+                return Err(DbError::FailedPrecondition(format!(
+                    "this tenant's vectors were written without a model name, so text cannot be compared with them: {advice}, or write with embedding_model set"
+                )));
             }
         }
     }

@@ -232,6 +232,10 @@ async fn the_answer_streams_from_the_model_with_its_context_cited_first() {
     let quoted = ask(&client, pb::ChatRequest { model: "extractive".into(), ..question("Who owns the billing service?") }).await;
     assert_eq!(quoted.done.as_ref().map(|d| (d.model.as_str(), d.extractive)), Some(("extractive", true)), "{quoted:?}");
     assert_eq!(server.requests().len(), 1);
+    // The recorded exchange is not context for later answers.
+    assert!(quoted.moments().iter().all(|m| m.moment_type != "chat"), "{:?}", quoted.moments());
+    let names: Vec<&str> = quoted.moments().iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, vec!["Platform team standup", "Dentist appointment"], "the one referring to a cited entity first");
 
     let metrics = db.admin_get("/metrics");
     for line in ["percolate_chat_answers_total{writer=\"model\",outcome=\"ok\"} 1", "percolate_chat_answers_total{writer=\"extractive\",outcome=\"ok\"} 1", "percolate_chat_first_piece_seconds_count 2", "percolate_chat_retrieval_seconds_count 2"] {

@@ -75,8 +75,21 @@ async fn without_a_model_text_search_says_so() {
     assert_eq!(err.code(), Some(Code::FailedPrecondition));
     let search = client.search(pb::SearchResourcesRequest { query: Some(pb::search_resources_request::Query::Vector(pb::Vector { values: vec![1.0, 0.0] })), ..Default::default() }).await.expect("search");
     assert_eq!(search.pending_embeddings, 1, "the chunk without a vector is reported as pending");
-    let chat = client.raw().chat(client.request(pb::ChatRequest { question: "hi".into(), ..Default::default() })).await.expect_err("not yet");
-    assert_eq!(chat.code(), Code::Unimplemented);
+    // Chat still answers (nothing can be found by meaning, and it says so)...
+    let mut events = client.chat(pb::ChatRequest { question: "what is pending?".into(), ..Default::default() }).await.expect("chat");
+    let mut text = String::new();
+    while let Some(event) = events.message().await.expect("event") {
+        if let Some(pb::chat_event::Event::Delta(piece)) = event.event {
+            text.push_str(&piece);
+        }
+    }
+    assert!(text.contains("Nothing in this tenant's memory matches the question."), "{text}");
+    // ... but a tenant with vectors cannot be searched by meaning here.
+    let vectors = db.client("vectors").await;
+    vectors.put_resources(vec![ResourceInput::new("doc://v", "with a vector").embedding(vec![1.0, 0.0])], false).await.expect("put");
+    let err = vectors.chat(pb::ChatRequest { question: "anything?".into(), ..Default::default() }).await.expect_err("no model to search with");
+    assert_eq!(err.code(), Some(Code::FailedPrecondition));
+    assert!(err.to_string().contains("chat cannot search this tenant's resources by meaning"), "{err}");
 }
 
 /// Chunks written while the node had no model become searchable by meaning

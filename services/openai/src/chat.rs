@@ -17,8 +17,8 @@ use crate::http_client::HttpClient;
 /// Largest server-sent event accepted.
 const MAX_EVENT_BYTES: usize = 1 << 20;
 
-/// How to reach a chat-completions endpoint.
-#[derive(Clone, Debug)]
+/// How to reach a chat-completions endpoint. `Debug` leaves the key out.
+#[derive(Clone)]
 pub struct ChatConfig {
     /// Base URL including the API version, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
@@ -28,6 +28,17 @@ pub struct ChatConfig {
     pub model: String,
     /// Longest wait for the answer to start, and between two pieces of it.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// One turn of a conversation.
@@ -133,8 +144,11 @@ impl ChatStream {
         &self.model
     }
 
-    /// The next piece of the answer; `None` after `[DONE]`.
+    /// The next piece of the answer; `None` after `[DONE]`. The timeout
+    /// bounds the wait for the next piece *of text*: keep-alive comments
+    /// and empty chunks do not extend it.
     pub async fn next_delta(&mut self) -> Result<Option<String>, OpenAiError> {
+        let deadline = tokio::time::Instant::now() + self.idle;
         loop {
             if self.done {
                 return Ok(None);
@@ -157,7 +171,7 @@ impl ChatStream {
             if self.buffer.len() > MAX_EVENT_BYTES {
                 return Err(self.malformed(format!("an event is longer than {MAX_EVENT_BYTES} bytes")));
             }
-            let frame = tokio::time::timeout(self.idle, self.body.frame()).await;
+            let frame = tokio::time::timeout_at(deadline, self.body.frame()).await;
             match frame {
                 Err(_) => return Err(OpenAiError::Timeout { endpoint: self.endpoint.clone(), seconds: self.idle.as_secs().max(1) }),
                 Ok(None) => return Err(self.malformed("the stream ended before [DONE]".into())),

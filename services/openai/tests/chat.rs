@@ -68,6 +68,13 @@ async fn answer(mut socket: TcpStream, seen: Seen) {
             events.push(chunk("first"));
             stall_after = Some(Duration::from_secs(5));
         }
+        // Keep-alive comments and empty chunks for 6 s, never more text.
+        "pings" => {
+            events.push(chunk("first"));
+            for i in 0..200 {
+                events.push(if i % 2 == 0 { ": ping\n\n".to_string() } else { chunk("") });
+            }
+        }
         "broken" => {
             let body = r#"{"error":{"message":"the model crashed","type":"server_error"}}"#;
             let reply = format!("HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
@@ -164,6 +171,13 @@ async fn upstream_failures_are_clear_errors_and_never_a_short_answer() {
     assert_eq!(deltas, ["first"]);
     assert!(matches!(error, Some(OpenAiError::Timeout { .. })), "{error:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "the stall is cut at the 1 s timeout, not waited out");
+
+    // Pings do not keep an answer that writes nothing alive.
+    let started = Instant::now();
+    let (deltas, error) = collect(&completer(&base, "pings", Duration::from_secs(1))).await;
+    assert_eq!(deltas, ["first"]);
+    assert!(matches!(error, Some(OpenAiError::Timeout { .. })), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "pings are not pieces of text: {:?}", started.elapsed());
 
     let dead = TcpListener::bind("127.0.0.1:0").await.expect("port").local_addr().expect("address");
     let (_, error) = collect(&completer(&format!("http://{dead}"), "ok", Duration::from_secs(2))).await;

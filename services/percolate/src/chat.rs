@@ -9,6 +9,9 @@ use anyhow::{Context, Result};
 use percolate_sdk::{Client, pb};
 use serde_json::json;
 
+/// Most conversation turns sent with a question.
+const MAX_TURNS_KEPT: usize = 40;
+
 /// Options of `percolate chat`.
 #[derive(clap::Args)]
 pub struct ChatArgs {
@@ -67,8 +70,20 @@ pub async fn run(client: &Client, args: ChatArgs, as_json: bool) -> Result<()> {
             return Ok(());
         }
         conversation.push(message(pb::ChatRole::User, &line));
-        let answer = ask(client, &args, conversation.clone(), as_json).await?;
-        conversation.push(message(pb::ChatRole::Assistant, &answer));
+        match ask(client, &args, conversation.clone(), as_json).await {
+            Ok(answer) => conversation.push(message(pb::ChatRole::Assistant, &answer)),
+            Err(error) => {
+                // The session goes on; the failed question is forgotten.
+                eprintln!("error: {error:#}");
+                conversation.pop();
+            }
+        }
+        // The server takes 100 turns at most: forget the oldest exchanges
+        // (the system instructions stay).
+        let keep_from = usize::from(args.system.is_some());
+        while conversation.len() > MAX_TURNS_KEPT {
+            conversation.drain(keep_from..keep_from + 2);
+        }
     }
 }
 
@@ -148,14 +163,27 @@ fn citation_json(citation: &pb::Citation) -> serde_json::Value {
 
 /// The start of a period ending now: `30m`, `12h`, `7d`.
 fn since(period: &str) -> Result<prost_types::Timestamp> {
-    let (number, unit) = period.split_at(period.len().saturating_sub(1));
-    let number: u64 = number.parse().with_context(|| format!("--since '{period}' is not a number followed by m, h or d"))?;
-    let seconds = match unit {
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => anyhow::bail!("--since '{period}' must end in m, h or d"),
-    };
+    let units = [('m', 60), ('h', 3600), ('d', 86_400)];
+    let (number, seconds) = units
+        .iter()
+        .find_map(|(unit, seconds)| period.strip_suffix(*unit).map(|number| (number, *seconds)))
+        .with_context(|| format!("--since '{period}' must be a number followed by m, h or d"))?;
+    let number: u64 = number.parse().with_context(|| format!("--since '{period}' must be a number followed by m, h or d"))?;
     let start = SystemTime::now().checked_sub(Duration::from_secs(number.saturating_mul(seconds))).unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(prost_types::Timestamp::from(start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_parse_and_bad_ones_are_errors() {
+        let day = since("1d").expect("1d").seconds;
+        let now = prost_types::Timestamp::from(SystemTime::now()).seconds;
+        assert!((now - day - 86_400).abs() <= 2, "{now} {day}");
+        for bad in ["", "d", "5µ", "µ", "5x", "-1h", "1.5h"] {
+            assert!(since(bad).is_err(), "{bad}");
+        }
+    }
 }

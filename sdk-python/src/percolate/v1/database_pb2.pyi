@@ -1234,7 +1234,10 @@ class ChatRequest(_message.Message):
     with their neighbours one edge away (default true).
     """
     include_moments: _builtins.bool
-    """Include moments of the time window (default true)."""
+    """Include moments of the time window (default true). Moments of type
+    `chat` (recorded exchanges) are never included, so answers are not
+    grounded in earlier answers.
+    """
     model: _builtins.str
     """Language model to answer with; empty for the node's configured one.
     `extractive` answers by quoting the retrieved passages, without a model
@@ -1252,7 +1255,7 @@ class ChatRequest(_message.Message):
     min_score: _builtins.float
     """Leave out resources less similar to the question than this (default
     0.2, which drops unrelated passages under cosine similarity of the
-    bundled model; a negative value keeps every hit).
+    bundled model; -1 keeps every hit).
     """
     max_entities: _builtins.int
     """Most entities in the context (default 10, at most 50)."""

@@ -158,7 +158,7 @@ fn query_vector(tenant: &Tenant, embedder: Option<&Embedder>, plan: &ChatPlan) -
     if tenant.dimension() == 0 {
         return Ok(Vec::new());
     }
-    let embedder = query_embedder(embedder, tenant)?;
+    let embedder = query_embedder(embedder, tenant, "chat cannot search this tenant's resources by meaning")?;
     let mut texts = vec![plan.question()];
     texts.extend(plan.previous_question());
     let vectors = embedder.embed(&texts)?;
@@ -283,7 +283,9 @@ fn find_moments(tenant: &Tenant, plan: &ChatPlan, resources: &[(Resource, f32)],
         page_size: MOMENTS_EXAMINED,
         cursor: None,
     };
-    let (moments, _) = tenant.list_moments(&query)?;
+    let (mut moments, _) = tenant.list_moments(&query)?;
+    // Recorded exchanges would ground answers in earlier answers.
+    moments.retain(|m| m.moment_type != super::CHAT_MOMENT_TYPE);
     let retrieved: HashMap<String, Uuid> = resources.iter().map(|(r, _)| r.id).chain(entities.iter().map(|(e, _)| e.id)).map(|id| (id.to_string(), id)).collect();
     let (mut referring, rest): (Vec<_>, Vec<_>) = moments
         .into_iter()
@@ -298,37 +300,48 @@ fn find_moments(tenant: &Tenant, plan: &ChatPlan, resources: &[(Resource, f32)],
     Ok(referring)
 }
 
-/// Keeps what fits in `budget` tokens: each kind first within its share,
-/// then whatever still fits in retrieval order; a passage too long for the
-/// room left is cut to it. Numbers the items kept.
+/// Keeps what fits in `budget` tokens, strictly in rank order within each
+/// kind (a less relevant item never stays while a more relevant one of its
+/// kind goes): each kind first within its share, then, kind by kind, what
+/// still fits in the whole budget; the first passage that does not fit is
+/// cut to the room left. Numbers the items kept.
 fn assemble(candidates: Vec<(Source, Why, String)>, budget: usize) -> Context {
-    let tokens: Vec<usize> = candidates.iter().map(|(_, _, text)| estimate_tokens(text)).collect();
+    let mut texts: Vec<String> = candidates.iter().map(|(_, _, text)| text.clone()).collect();
+    let mut sizes: Vec<usize> = texts.iter().map(|t| estimate_tokens(t)).collect();
     let mut taken = vec![false; candidates.len()];
+    let kinds: Vec<usize> = candidates.iter().map(|(source, _, _)| source.kind()).collect();
     let mut total = 0;
-    let mut used = [0usize; 3];
-    for (i, (source, _, _)) in candidates.iter().enumerate() {
-        let kind = source.kind();
-        let share = (budget as f32 * SHARES[kind]) as usize;
-        if used[kind] + tokens[i] <= share && total + tokens[i] <= budget {
+    // First pass: each kind in rank order until its share is spent.
+    let mut next = [0usize; 3];
+    for (kind, share) in SHARES.iter().enumerate() {
+        let share = (budget as f32 * share) as usize;
+        let mut used = 0;
+        for i in (0..candidates.len()).filter(|&i| kinds[i] == kind) {
+            if used + sizes[i] > share || total + sizes[i] > budget {
+                break;
+            }
             taken[i] = true;
-            used[kind] += tokens[i];
-            total += tokens[i];
+            used += sizes[i];
+            total += sizes[i];
+            next[kind] = i + 1;
         }
     }
-    let mut texts: Vec<String> = candidates.iter().map(|(_, _, t)| t.clone()).collect();
-    let mut sizes = tokens;
-    for i in 0..candidates.len() {
-        if taken[i] {
-            continue;
-        }
-        if total + sizes[i] <= budget {
-            taken[i] = true;
-            total += sizes[i];
-        } else if matches!(candidates[i].0, Source::Resource(..)) && budget - total >= MIN_TRUNCATED_TOKENS {
-            texts[i] = render::cut(&texts[i], (budget - total - 4) * 4);
-            sizes[i] = estimate_tokens(&texts[i]);
-            taken[i] = true;
-            total += sizes[i];
+    // Second pass: each kind goes on in rank order while the budget lasts.
+    for kind in 0..SHARES.len() {
+        for i in (next[kind]..candidates.len()).filter(|&i| kinds[i] == kind) {
+            if total + sizes[i] <= budget {
+                taken[i] = true;
+                total += sizes[i];
+                continue;
+            }
+            let room = budget - total;
+            if kind == 0 && room >= MIN_TRUNCATED_TOKENS {
+                texts[i] = render::cut(&texts[i], (room - 4) * 4);
+                sizes[i] = estimate_tokens(&texts[i]);
+                taken[i] = true;
+                total += sizes[i];
+            }
+            break;
         }
     }
     let mut context = Context { omitted: taken.iter().filter(|t| !**t).count() as u32, tokens: total, ..Context::default() };
@@ -368,6 +381,18 @@ mod tests {
         assert!(kinds.contains(&2), "the moment keeps its share: {kinds:?}");
         assert_eq!(context.items.iter().map(|i| i.number).collect::<Vec<_>>(), (1..=context.items.len() as u32).collect::<Vec<_>>());
         assert_eq!(context.omitted as usize + context.items.len(), 5);
+    }
+
+    #[test]
+    fn a_long_top_passage_is_cut_rather_than_passed_over() {
+        // The top passage (3004 tokens) is over the whole budget: it is cut
+        // to the room left, and the smaller, less relevant ones go.
+        let candidates = vec![passage(1, 12_000), passage(2, 396), passage(3, 396), moment(1, 96)];
+        let context = assemble(candidates, 3000);
+        let ids: Vec<Uuid> = context.items.iter().map(|i| i.source.id()).collect();
+        assert_eq!(ids, vec![Uuid::from_u128(1), Uuid::from_u128(1001)], "{ids:?}");
+        assert!(context.tokens <= 3000 && context.tokens > 2900, "{}", context.tokens);
+        assert_eq!(context.omitted, 2);
     }
 
     #[test]

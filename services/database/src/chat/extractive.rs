@@ -9,6 +9,8 @@ use crate::error::DbError;
 
 /// Most sentences compared with the question.
 const MAX_SENTENCES: usize = 32;
+/// Most sentences of one passage compared with the question.
+const SENTENCES_PER_PASSAGE: usize = 8;
 /// Most sentences quoted.
 const MAX_QUOTES: usize = 3;
 /// Sentences shorter than this (in characters) say too little to quote.
@@ -26,14 +28,16 @@ pub const HEADER: &str = "Extractive answer (no language model wrote this; quote
 /// The answer's pieces, in the order they are sent.
 pub fn answer(embedder: Option<&Embedder>, context: &Context) -> Result<Vec<String>, DbError> {
     let mut pieces = vec![HEADER.to_string()];
+    // The passages as the model would have seen them (cut to the budget),
+    // a few sentences of each, best passage first.
     let sentences: Vec<(u32, String)> = context
         .items
         .iter()
-        .filter_map(|item| match &item.source {
-            Source::Resource(r, _) => Some((item.number, &r.data.content)),
-            _ => None,
+        .filter(|item| matches!(item.source, Source::Resource(..)))
+        .flat_map(|item| {
+            let text = item.text.split_once('\n').map_or("", |(_, body)| body);
+            sentences(text).into_iter().take(SENTENCES_PER_PASSAGE).map(move |s| (item.number, s))
         })
-        .flat_map(|(number, text)| sentences(text).into_iter().map(move |s| (number, s)))
         .take(MAX_SENTENCES)
         .collect();
     let scores = match embedder {
@@ -41,7 +45,7 @@ pub fn answer(embedder: Option<&Embedder>, context: &Context) -> Result<Vec<Stri
             let texts: Vec<&str> = sentences.iter().map(|(_, s)| s.as_str()).collect();
             embedder.embed(&texts)?.iter().map(|v| cosine(v, &context.query)).collect()
         }
-        // Without vectors, passages keep their retrieval order.
+        // Without the model, passages keep their retrieval order.
         _ => (0..sentences.len()).map(|i| 1.0 - i as f32 / sentences.len().max(1) as f32).collect::<Vec<f32>>(),
     };
     let mut ranked: Vec<usize> = (0..sentences.len()).collect();
@@ -80,7 +84,8 @@ fn sentences(text: &str) -> Vec<String> {
         }
         out.push(line[start..].trim().to_string());
     }
-    out.retain(|s| s.chars().count() >= MIN_SENTENCE_CHARS && s.split_whitespace().count() >= 4);
+    // A sentence the budget cut short (`…`) is not quoted.
+    out.retain(|s| s.chars().count() >= MIN_SENTENCE_CHARS && s.split_whitespace().count() >= 4 && !s.ends_with('…'));
     out
 }
 

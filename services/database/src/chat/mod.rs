@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use percolate_embedder::Embedder;
-use percolate_openai::{ChatCompleter, ChatMessage, ChatOptions, ChatStream};
+use percolate_openai::{ChatCompleter, ChatMessage, ChatOptions, ChatStream, OpenAiError};
 use percolate_proto::v1 as pb;
 use percolate_rem::Tenant;
 use percolate_rem::model::MomentData;
@@ -132,7 +132,10 @@ impl Chat {
     pub async fn open(&self, prepared: &Prepared) -> Result<Option<ChatStream>> {
         let opened = match (&prepared.answer, &self.completer) {
             (Answer::Extractive(_), _) => return Ok(None),
-            (Answer::Model { messages, options, .. }, Some(completer)) => completer.stream(messages, options).await.map_err(DbError::from),
+            (Answer::Model { messages, options, .. }, Some(completer)) => completer.stream(messages, options).await.map_err(|error| match error {
+                OpenAiError::Rejected { .. } if options.model.is_none() => DbError::ChatSettings(error),
+                error => DbError::from(error),
+            }),
             (Answer::Model { .. }, None) => Err(DbError::FailedPrecondition("this node has no language model configured (chat_url)".into())),
         };
         if let Err(error) = &opened {
@@ -155,14 +158,23 @@ impl Chat {
         let (events, received) = mpsc::channel(32);
         let metrics = self.metrics.clone();
         let writer = if writing.is_some() { WRITER_MODEL } else { EXTRACTIVE };
-        let delivery = Delivery { events, metrics, writer, arrived, first: true };
-        tokio::spawn(delivery.run(prepared, writing, record).in_current_span());
+        let delivery = Delivery { events: events.clone(), metrics, writer, arrived, first: true, deadline: arrived + MAX_ANSWER_TIME };
+        let task = tokio::spawn(delivery.run(prepared, writing, record).in_current_span());
+        // Should the delivery ever panic, the stream still ends with an
+        // error rather than looking complete.
+        tokio::spawn(async move {
+            if let Err(error) = task.await {
+                let _ = events.send(Err(DbError::Internal(format!("the chat answer failed: {error}")).into())).await;
+            }
+        });
         Box::pin(futures::stream::unfold(received, |mut received| async move { received.recv().await.map(|event| (event, received)) }))
     }
 }
 
 /// Label of answers written by a language model.
 const WRITER_MODEL: &str = "model";
+/// Longest a model may take over one answer, however steadily it writes.
+const MAX_ANSWER_TIME: Duration = Duration::from_secs(600);
 
 /// Sends one answer's events.
 struct Delivery {
@@ -171,6 +183,7 @@ struct Delivery {
     writer: &'static str,
     arrived: Instant,
     first: bool,
+    deadline: Instant,
 }
 
 /// Why delivery stopped early: the client left, or the answer failed.
@@ -204,7 +217,19 @@ impl Delivery {
         self.events.send(Ok(pb::ChatEvent { event: Some(event) })).await.map_err(|_| Stop::Gone)
     }
 
-    async fn deliver<R, F>(&mut self, prepared: Prepared, writing: Option<ChatStream>, record: R) -> std::result::Result<(), Stop>
+    /// The model's next piece; stops early when the client has gone or the
+    /// answer has taken [`MAX_ANSWER_TIME`].
+    async fn next_piece(&mut self, stream: &mut ChatStream) -> std::result::Result<Option<String>, Stop> {
+        tokio::select! {
+            piece = stream.next_delta() => piece.map_err(|error| Stop::Failed(DbError::from(error).into())),
+            () = self.events.closed() => Err(Stop::Gone),
+            () = tokio::time::sleep_until(self.deadline.into()) => {
+                Err(Stop::Failed(Status::deadline_exceeded(format!("the language model took more than {} s over one answer", MAX_ANSWER_TIME.as_secs()))))
+            }
+        }
+    }
+
+    async fn deliver<R, F>(&mut self, mut prepared: Prepared, writing: Option<ChatStream>, record: R) -> std::result::Result<(), Stop>
     where
         R: FnOnce(MomentData) -> F,
         F: Future<Output = Result<String>>,
@@ -215,11 +240,15 @@ impl Delivery {
         let mut answer = String::new();
         let (model, extractive, dropped) = match (prepared.answer, writing) {
             (Answer::Extractive(embedder), _) => {
-                let context = prepared.context.clone();
-                let pieces = tokio::task::spawn_blocking(move || extractive::answer(embedder.as_deref(), &context))
-                    .await
-                    .map_err(|e| Stop::Failed(DbError::Internal(format!("the extractive answer failed: {e}")).into()))?
-                    .map_err(|e| Stop::Failed(e.into()))?;
+                let context = prepared.context;
+                let (context, pieces) = tokio::task::spawn_blocking(move || {
+                    let pieces = extractive::answer(embedder.as_deref(), &context);
+                    (context, pieces)
+                })
+                .await
+                .map_err(|e| Stop::Failed(DbError::Internal(format!("the extractive answer failed: {e}")).into()))?;
+                prepared.context = context;
+                let pieces = pieces.map_err(|e| Stop::Failed(e.into()))?;
                 for piece in pieces {
                     answer.push_str(&piece);
                     self.send(pb::chat_event::Event::Delta(piece)).await?;
@@ -227,10 +256,7 @@ impl Delivery {
                 (EXTRACTIVE.to_string(), true, 0)
             }
             (Answer::Model { dropped, .. }, Some(mut stream)) => {
-                while let Some(piece) = stream.next_delta().await.map_err(|error| {
-                    tracing::warn!(%error, "the language model's answer failed");
-                    Stop::Failed(DbError::from(error).into())
-                })? {
+                while let Some(piece) = self.next_piece(&mut stream).await? {
                     answer.push_str(&piece);
                     self.send(pb::chat_event::Event::Delta(piece)).await?;
                 }
@@ -250,8 +276,11 @@ impl Delivery {
             let moment = exchange_moment(&prepared.plan, &prepared.context, &answer, &model, prepared.started).map_err(|e| Stop::Failed(e.into()))?;
             done.moment_id = record(moment).await.map_err(|e| Stop::Failed(e.into()))?;
         }
+        // Complete: counted so before `done` goes out (a client that leaves
+        // now still got the whole answer).
         self.metrics.answered(self.writer, "ok".into());
-        self.send(pb::chat_event::Event::Done(done)).await
+        let _ = self.send(pb::chat_event::Event::Done(done)).await;
+        Ok(())
     }
 }
 
