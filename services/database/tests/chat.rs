@@ -319,6 +319,12 @@ async fn without_a_model_the_answer_quotes_the_right_passages() {
     assert!(none.resources().is_empty(), "{:?}", none.resources());
     assert!(none.text().contains("Nothing in this tenant's memory matches the question."), "{}", none.text());
 
+    // A name written in lower case is still found in the question.
+    let lower = ask(&client, pb::ChatRequest { include_moments: Some(false), ..question("what does alice martin own?") }).await;
+    let entities = lower.entities();
+    let alice = entities.iter().find(|(e, _)| e.r#type == "person").expect("Alice is cited");
+    assert_eq!(alice.1, "named in the question", "{entities:?}");
+
     // A named model on a node without one is refused, not silently quoted.
     let refused = ask(&client, pb::ChatRequest { model: "gpt-4o".into(), ..question("anything?") }).await;
     assert_eq!(refused.error.map(|s| s.code()), Some(Code::FailedPrecondition));

@@ -21,6 +21,10 @@ type Result<T> = std::result::Result<T, DbError>;
 const PREVIOUS_QUESTION_WEIGHT: f32 = 0.5;
 /// Most entity ids looked up for names found in the question and passages.
 const MAX_NAMED_LOOKUPS: usize = 200;
+/// Longest run of question words tried as a lower-case name.
+const MAX_NAME_WORDS: usize = 4;
+/// Most ids tried for lower-case names in the question.
+const MAX_NAME_LOOKUPS: usize = 600;
 /// Moments of the window examined (newest first).
 const MOMENTS_EXAMINED: usize = 200;
 /// Shares of the budget each kind may take before the others had theirs:
@@ -213,13 +217,24 @@ fn find_entities(tenant: &Tenant, plan: &ChatPlan, resources: &[(Resource, f32)]
     }
     let mut wanted: Vec<(Uuid, Why)> = Vec::new();
     let mut seen = HashSet::new();
-    let texts = std::iter::once((plan.question(), Why::Question)).chain(resources.iter().map(|(r, _)| (r.data.content.as_str(), Why::Passage(r.id))));
-    for (text, why) in texts {
-        for found in percolate_extract::find_entities(text) {
-            let id = percolate_rem::ids::entity_id(found.kind.as_str(), &found.key);
-            if seen.insert(id) && wanted.len() < MAX_NAMED_LOOKUPS {
-                wanted.push((id, why.clone()));
-            }
+    let mut want = |id: Uuid, why: &Why| {
+        if seen.insert(id) && wanted.len() < MAX_NAMED_LOOKUPS + MAX_NAME_LOOKUPS {
+            wanted.push((id, why.clone()));
+        }
+    };
+    let named_in = |text: &str| percolate_extract::find_entities(text).into_iter().map(|found| percolate_rem::ids::entity_id(found.kind.as_str(), &found.key)).take(MAX_NAMED_LOOKUPS);
+    for id in named_in(plan.question()) {
+        want(id, &Why::Question);
+    }
+    // Names written in lower case ("what does alice do?") escape the
+    // extractor, which goes by capitals: the question's word runs are tried
+    // as person and organisation keys too.
+    for id in lowercase_name_ids(plan.question()) {
+        want(id, &Why::Question);
+    }
+    for (resource, _) in resources {
+        for id in named_in(&resource.data.content) {
+            want(id, &Why::Passage(resource.id));
         }
     }
     let ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
@@ -253,6 +268,30 @@ fn find_entities(tenant: &Tenant, plan: &ChatPlan, resources: &[(Resource, f32)]
     let mut unique = HashSet::new();
     edges.retain(|e| unique.insert((e.src, e.dst, e.rel_type.clone())));
     Ok((named, edges))
+}
+
+/// Ids of the person and organisation keys (lowercased words joined by
+/// single spaces, as the extractor writes them) that runs of up to
+/// [`MAX_NAME_WORDS`] words of `text` would be; at most [`MAX_NAME_LOOKUPS`].
+fn lowercase_name_ids(text: &str) -> Vec<Uuid> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            if w == "&" {
+                return "and".to_string();
+            }
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+            let w = w.strip_suffix("'s").or_else(|| w.strip_suffix("’s")).unwrap_or(w);
+            w.to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let kinds = [percolate_extract::EntityKind::Person, percolate_extract::EntityKind::Organization];
+    (1..=MAX_NAME_WORDS)
+        .flat_map(|n| words.windows(n).map(|run| run.join(" ")))
+        .flat_map(|key| kinds.map(|kind| percolate_rem::ids::entity_id(kind.as_str(), &key)))
+        .take(MAX_NAME_LOOKUPS)
+        .collect()
 }
 
 /// How `edge` links `neighbour` to a named entity: that entity's rank and
@@ -401,6 +440,15 @@ mod tests {
         assert_eq!(context.items.len(), 1);
         assert!(context.tokens <= 1000 && context.tokens > 900, "{}", context.tokens);
         assert_eq!(context.omitted, 0);
+    }
+
+    #[test]
+    fn lowercase_names_in_a_question_give_the_extractors_keys() {
+        let ids = lowercase_name_ids("what does alice martin's team (at acme & co) own?");
+        for (kind, key) in [("person", "alice martin"), ("organization", "acme and co"), ("person", "alice")] {
+            assert!(ids.contains(&percolate_rem::ids::entity_id(kind, key)), "{kind} {key}");
+        }
+        assert_eq!(lowercase_name_ids(&"word ".repeat(10_000)).len(), MAX_NAME_LOOKUPS);
     }
 
     #[test]
