@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use percolate_embedder::Embedder;
 use percolate_rem::model::{Edge, Entity, MomentData, Resource};
+use percolate_rem::vectors::dot;
 use percolate_rem::{Direction, FeedQuery, Metric, SearchQuery, Tenant, TraverseQuery};
 use uuid::Uuid;
 
@@ -165,20 +166,17 @@ fn query_vector(tenant: &Tenant, embedder: Option<&Embedder>, plan: &ChatPlan) -
     let embedder = query_embedder(embedder, tenant, "chat cannot search this tenant's resources by meaning")?;
     let mut texts = vec![plan.question()];
     texts.extend(plan.previous_question());
-    let vectors = embedder.embed(&texts)?;
-    let mut query = normalized(vectors.first().ok_or_else(|| DbError::Internal("the model returned no vector".into()))?);
-    if let Some(previous) = vectors.get(1) {
-        for (q, p) in query.iter_mut().zip(normalized(previous)) {
+    // The model's vectors are unit length: the sum only needs scaling back.
+    let mut vectors = embedder.embed(&texts)?.into_iter();
+    let mut query = vectors.next().ok_or_else(|| DbError::Internal("the model returned no vector".into()))?;
+    if let Some(previous) = vectors.next() {
+        for (q, p) in query.iter_mut().zip(previous) {
             *q += PREVIOUS_QUESTION_WEIGHT * p;
         }
-        query = normalized(&query);
+        let norm = dot(&query, &query).sqrt().max(f32::MIN_POSITIVE);
+        query.iter_mut().for_each(|q| *q /= norm);
     }
     Ok(query)
-}
-
-fn normalized(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
-    v.iter().map(|x| x / norm).collect()
 }
 
 /// The `top_k` most similar passages at or above `min_score`, leaving out

@@ -2,6 +2,7 @@
 //! passages closest in meaning to the question, quoted with their numbers.
 
 use percolate_embedder::Embedder;
+use percolate_rem::vectors::dot;
 
 use super::context::{Context, Source};
 use super::render;
@@ -43,7 +44,9 @@ pub fn answer(embedder: Option<&Embedder>, context: &Context) -> Result<Vec<Stri
     let scores = match embedder {
         Some(embedder) if !sentences.is_empty() && !context.query.is_empty() => {
             let texts: Vec<&str> = sentences.iter().map(|(_, s)| s.as_str()).collect();
-            embedder.embed(&texts)?.iter().map(|v| cosine(v, &context.query)).collect()
+            // Unit vectors (the model's, and the search vector): the dot
+            // product is their cosine similarity.
+            embedder.embed(&texts)?.iter().map(|v| dot(v, &context.query)).collect()
         }
         // Without the model, passages keep their retrieval order.
         _ => (0..sentences.len()).map(|i| 1.0 - i as f32 / sentences.len().max(1) as f32).collect::<Vec<f32>>(),
@@ -87,12 +90,6 @@ fn sentences(text: &str) -> Vec<String> {
     // A sentence the budget cut short (`…`) is not quoted.
     out.retain(|s| s.chars().count() >= MIN_SENTENCE_CHARS && s.split_whitespace().count() >= 4 && !s.ends_with('…'));
     out
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norms = a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norms > 0.0 { dot / norms } else { 0.0 }
 }
 
 #[cfg(test)]
